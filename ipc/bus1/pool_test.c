@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests for the bus1 receive pool.
+ */
+
+#include <kunit/test.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include "pool.h"
+
+#define TEST_POOL_SIZE	(4 * PAGE_SIZE)
+
+static void bus1_pool_test_init(struct kunit *test)
+{
+	struct bus1_pool pool = {};
+
+	KUNIT_ASSERT_EQ(test, bus1_pool_init(&pool, TEST_POOL_SIZE), 0);
+	KUNIT_ASSERT_NOT_NULL(test, pool.file);
+	KUNIT_EXPECT_EQ(test, pool.size, TEST_POOL_SIZE);
+	KUNIT_EXPECT_EQ(test, i_size_read(file_inode(pool.file)),
+			(loff_t)TEST_POOL_SIZE);
+	/* Nothing is allocated before the kernel writes a message. */
+	KUNIT_EXPECT_EQ(test, pool.file->f_mapping->nrpages, 0UL);
+	bus1_pool_deinit(&pool);
+	KUNIT_EXPECT_NULL(test, pool.file);
+}
+
+static void bus1_pool_test_deinit_drops_reference(struct kunit *test)
+{
+	struct bus1_pool pool = {};
+	struct file *file;
+
+	KUNIT_ASSERT_EQ(test, bus1_pool_init(&pool, TEST_POOL_SIZE), 0);
+	/* Stand in for a mapping that outlives the pool. */
+	file = get_file(pool.file);
+	KUNIT_EXPECT_EQ(test, file_count(file), 2L);
+	bus1_pool_deinit(&pool);
+	KUNIT_EXPECT_EQ(test, file_count(file), 1L);
+	fput(file);
+}
+
+static void bus1_pool_test_map_read_only(struct kunit *test)
+{
+	unsigned long pages = TEST_POOL_SIZE >> PAGE_SHIFT;
+
+	KUNIT_EXPECT_EQ(test, bus1_pool_check_map(TEST_POOL_SIZE, 0, pages,
+						  VM_READ | VM_SHARED), 0);
+	KUNIT_EXPECT_EQ(test, bus1_pool_check_map(TEST_POOL_SIZE, 0, pages,
+						  VM_READ | VM_WRITE | VM_SHARED),
+			-EPERM);
+	KUNIT_EXPECT_EQ(test, bus1_pool_check_map(TEST_POOL_SIZE, 0, 1,
+						  VM_WRITE), -EPERM);
+}
+
+static void bus1_pool_test_map_bounds(struct kunit *test)
+{
+	unsigned long pages = TEST_POOL_SIZE >> PAGE_SHIFT;
+
+	/* The last page alone, and the whole pool, fit. */
+	KUNIT_EXPECT_EQ(test, bus1_pool_check_map(TEST_POOL_SIZE, pages - 1, 1,
+						  VM_READ), 0);
+	KUNIT_EXPECT_EQ(test, bus1_pool_check_map(TEST_POOL_SIZE, 0, pages,
+						  VM_READ), 0);
+	/* One page too many, or starting past the end, does not. */
+	KUNIT_EXPECT_EQ(test, bus1_pool_check_map(TEST_POOL_SIZE, 0, pages + 1,
+						  VM_READ), -EINVAL);
+	KUNIT_EXPECT_EQ(test, bus1_pool_check_map(TEST_POOL_SIZE, pages, 1,
+						  VM_READ), -EINVAL);
+	KUNIT_EXPECT_EQ(test, bus1_pool_check_map(TEST_POOL_SIZE, 1, pages,
+						  VM_READ), -EINVAL);
+	/* Offset plus length must not wrap around. */
+	KUNIT_EXPECT_EQ(test, bus1_pool_check_map(TEST_POOL_SIZE, 1, ULONG_MAX,
+						  VM_READ), -EINVAL);
+	KUNIT_EXPECT_EQ(test, bus1_pool_check_map(TEST_POOL_SIZE, ULONG_MAX, 2,
+						  VM_READ), -EINVAL);
+}
+
+static struct kunit_case bus1_pool_test_cases[] = {
+	KUNIT_CASE(bus1_pool_test_init),
+	KUNIT_CASE(bus1_pool_test_deinit_drops_reference),
+	KUNIT_CASE(bus1_pool_test_map_read_only),
+	KUNIT_CASE(bus1_pool_test_map_bounds),
+	{}
+};
+
+static struct kunit_suite bus1_pool_test_suite = {
+	.name = "bus1-pool",
+	.test_cases = bus1_pool_test_cases,
+};
+
+kunit_test_suite(bus1_pool_test_suite);
+
+MODULE_DESCRIPTION("KUnit tests for the bus1 receive pool");
+MODULE_LICENSE("GPL");

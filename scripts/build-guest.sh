@@ -1,0 +1,66 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Build what runs inside the guest for one architecture: the bus1
+# selftests (through their kselftest Makefile, statically linked, against
+# the uapi headers of the test kernel), the demo, busybox and /init, packed
+# into an initramfs.
+#
+#   build-guest.sh ARCH [FLAVOUR]
+
+. "$(dirname "$0")/lib.sh"
+
+arch=${1:-}
+flavour=${2:-test}
+O=$BUILD/obj/$arch-$flavour
+G=$BUILD/guest/$arch-$flavour
+case $arch in
+x86_64)
+	busybox=/bin/busybox
+	cc=gcc
+	# 32-bit programs on the 64-bit kernel use the i386 table entries.
+	variants=("native $cc" "32 i686-linux-gnu-gcc")
+	;;
+arm64)
+	busybox=$BUILD/busybox-arm64/bin/busybox
+	cc=aarch64-linux-gnu-gcc
+	variants=("native $cc")
+	;;
+*) die "usage: build-guest.sh x86_64|arm64 [FLAVOUR]" ;;
+esac
+[ -d "$O/usr/include/linux" ] || die "no $arch headers: run scripts/build-kernel.sh $arch first"
+[ -x "$busybox" ] || die "no busybox for $arch: run 'make setup'"
+
+root=$G/root
+rm -rf "$root"
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,etc,bus1/tests}
+cp "$busybox" "$root/bin/busybox"
+ln -s busybox "$root/bin/sh"
+cp "$TOP/scripts/guest/init" "$root/init"
+
+for v in "${variants[@]}"; do
+	read -r name vcc <<<"$v"
+	command -v "$vcc" >/dev/null || die "$vcc is missing: run 'make setup'"
+	out=$G/selftests-$name
+	mkdir -p "$out"
+	make -s -C "$WT_TEST/tools/testing/selftests/bus1" OUTPUT="$out" \
+		CC="$vcc" KHDR_INCLUDES="-isystem $O/usr/include" \
+		USERCFLAGS=-Werror USERLDFLAGS=-static >"$out/build.log" 2>&1 || {
+		cat "$out/build.log" >&2
+		die "building the $name $arch selftests failed"
+	}
+	mkdir -p "$root/bus1/tests/$name"
+	make -s -C "$WT_TEST/tools/testing/selftests/bus1" OUTPUT="$out" \
+		CC="$vcc" KHDR_INCLUDES="-isystem $O/usr/include" \
+		--eval='print-progs: ; @echo $(TEST_GEN_PROGS)' print-progs |
+		tr ' ' '\n' | grep . | while read -r prog; do
+			cp "$prog" "$root/bus1/tests/$name/"
+		done
+done
+
+"$cc" -static -O2 -Wall -Werror -isystem "$O/usr/include" \
+	-o "$root/bus1/bus1-demo" "$TOP/scripts/demo/bus1-demo.c" ||
+	die "building the demo failed"
+
+(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) |
+	gzip -1 > "$G/initramfs.cpio.gz"
+note "$arch guest ready: $(find "$root/bus1/tests" -type f | wc -l) test programs"

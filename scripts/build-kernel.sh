@@ -1,0 +1,62 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Build the kernel of the test worktree for one architecture, out of tree,
+# and install its uapi headers for the selftests.
+#
+#   build-kernel.sh ARCH [FLAVOUR]
+#
+# ARCH is x86_64 or arm64. FLAVOUR "test" (the default) adds
+# scripts/configs/debug.config to the guest configuration. The config is
+# tinyconfig plus the fragments in scripts/configs/; it is remade when a
+# fragment changes, and every option a fragment sets must come out set.
+
+. "$(dirname "$0")/lib.sh"
+
+arch=${1:-}
+flavour=${2:-test}
+case $arch in
+x86_64) cross= image=arch/x86/boot/bzImage ;;
+arm64) cross=aarch64-linux-gnu- image=arch/arm64/boot/Image ;;
+*) die "usage: build-kernel.sh x86_64|arm64 [test]" ;;
+esac
+CONF=$TOP/scripts/configs
+frags=("$CONF/$arch.config" "$CONF/common.config")
+case $flavour in
+test) frags+=("$CONF/debug.config") ;;
+*) die "unknown flavour: $flavour" ;;
+esac
+
+[ -f "$WT_TEST/Makefile" ] || die "no test tree: run scripts/apply-series.sh first"
+O=$BUILD/obj/$arch-$flavour
+mkdir -p "$O"
+kmake() {
+	make -s -C "$WT_TEST" O="$O" ARCH="$arch" CROSS_COMPILE="$cross" "$@"
+}
+
+stamp=$(cat "${frags[@]}" | sha1sum | cut -d' ' -f1)
+if [ ! -f "$O/.config" ] || [ "$(cat "$O/.bus1-config" 2>/dev/null)" != "$stamp" ]; then
+	note "configuring $arch ($flavour)"
+	kmake tinyconfig >/dev/null
+	(cd "$WT_TEST" && ARCH=$arch CROSS_COMPILE=$cross \
+		scripts/kconfig/merge_config.sh -m -O "$O" "$O/.config" "${frags[@]}" >/dev/null)
+	kmake olddefconfig >/dev/null
+	# A fragment line that did not take (a typo, an unmet dependency)
+	# would silently test something else.
+	grep -h '^CONFIG_' "${frags[@]}" | while IFS== read -r sym val; do
+		if [ "$val" = n ]; then
+			! grep -q "^$sym=" "$O/.config" || die "$sym=$val did not take in the $arch config"
+		else
+			grep -qx "$sym=$val" "$O/.config" || die "$sym=$val did not take in the $arch config"
+		fi
+	done
+	echo "$stamp" > "$O/.bus1-config"
+fi
+
+note "building $arch kernel ($flavour)"
+start=$SECONDS
+kmake -j"$JOBS" "$(basename "$image")" 2> "$O/build.log" || {
+	tail -n 40 "$O/build.log" >&2
+	die "$arch kernel build failed"
+}
+kmake headers_install >/dev/null
+note "$arch kernel built in $((SECONDS - start)) s"

@@ -1,0 +1,16 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Run checkpatch.pl --strict from the base tree on one patch. Any ERROR,
+# WARNING or CHECK fails: the series is meant to be clean.
+
+. "$(dirname "$0")/lib.sh"
+
+[ $# = 1 ] && [ -f "$1" ] || die "usage: checkpatch.sh PATCH"
+need_base
+# Debian's python3 runs scripts/spdxcheck.py, with its python3-ply.
+out=$(cd "$BASE" && PATH=/usr/bin:$PATH perl scripts/checkpatch.pl --strict --showfile --color=never "$1" 2>&1) || true
+if echo "$out" | grep -qE '^([^:]*:[0-9]+: )?(ERROR|WARNING|CHECK):'; then
+	echo "$out"
+	exit 1
+fi
+echo "$out" | tail -n 1

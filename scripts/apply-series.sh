@@ -26,7 +26,8 @@ git -C "$AM" clean -q -fdx
 for p in "${patches[@]}"; do
 	if ! log=$(git -C "$AM" am -q --whitespace=error-all "$p" 2>&1); then
 		git -C "$AM" am --abort >/dev/null 2>&1 || true
-		echo "$log" | sed 's/^/    /' >&2
+		echo "$log" | grep -vE '^(hint:|Patch failed at|When you have|If you prefer|To restore)' |
+			sed 's/^/    /' >&2
 		die "patches/$(basename "$p") does not apply to the base tree"
 	fi
 done

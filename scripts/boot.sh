@@ -68,3 +68,7 @@ if [ $rc = 124 ] || [ $rc = 137 ]; then
 	die "the $arch guest did not finish within $limit s (see ${log#"$TOP"/})"
 fi
 [ $rc = 0 ] || die "QEMU exited with status $rc (see ${log#"$TOP"/})"
+if ! grep -q '^BUS1-GUEST-UP' "$log"; then
+	tail -n 20 "$log" >&2
+	die "the $arch guest never reached /init (see ${log#"$TOP"/})"
+fi

@@ -6,10 +6,13 @@
 . "$(dirname "$0")/lib.sh"
 
 [ $# = 1 ] && [ -f "$1" ] || die "usage: checkpatch.sh PATCH"
+patch=$(realpath "$1")
 need_base
 # Debian's python3 runs scripts/spdxcheck.py, with its python3-ply.
-out=$(cd "$BASE" && PATH=/usr/bin:$PATH perl scripts/checkpatch.pl --strict --showfile --color=never "$1" 2>&1) || true
-if echo "$out" | grep -qE '^([^:]*:[0-9]+: )?(ERROR|WARNING|CHECK):'; then
+rc=0
+out=$(cd "$BASE" && PATH=/usr/bin:$PATH perl scripts/checkpatch.pl --strict \
+	--showfile --color=never "$patch" 2>&1) || rc=$?
+if [ $rc != 0 ] || echo "$out" | grep -qE '^([^:]*:[0-9]+: )?(ERROR|WARNING|CHECK):'; then
 	echo "$out"
 	exit 1
 fi

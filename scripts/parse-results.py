@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """Judge a test guest's console log.
 
-  parse-results.py LOG LABEL [--only] --kunit SUITE... --selftests PROG...
+  parse-results.py LOG LABEL --kunit SUITE... --selftests PROG...
 
 Prints one line per test, "PASS name" or "FAIL name: reason", for the
 KUnit cases (KTAP on the console during boot) and the selftests (TAP
@@ -31,7 +31,7 @@ SPLATS = [
 SPLAT = re.compile("|".join(SPLATS))
 
 
-def parse(lines, kunit, selftests, only):
+def parse(lines, kunit, selftests):
     results = []  # (name, ok, reason)
 
     def add(name, ok, reason=""):
@@ -111,10 +111,8 @@ def parse(lines, kunit, selftests, only):
     splats = [l for l in lines if SPLAT.search(l)]
     add("kernel-log-clean", not splats,
         "splat: " + splats[0].strip() if splats else "")
-    if not only:
-        leak = [l for l in lines if "BUS1-KMEMLEAK" in l]
-        add("kmemleak-scan", "BUS1-KMEMLEAK-END" in leak,
-            "kmemleak did not run" if "BUS1-KMEMLEAK-END" not in leak else "")
+    scanned = "BUS1-KMEMLEAK-END" in lines
+    add("kmemleak-scan", scanned, "" if scanned else "kmemleak did not run")
     up = any(l.startswith("BUS1-GUEST-UP") for l in lines)
     end = any(l.startswith("BUS1-GUEST-DONE") for l in lines)
     add("guest-ran-to-end", up and end,
@@ -129,12 +127,11 @@ def main():
     ap.add_argument("label")
     ap.add_argument("--kunit", nargs="*", default=[], help="expected KUnit suites")
     ap.add_argument("--selftests", nargs="*", default=[], help="expected selftest programs")
-    ap.add_argument("--only", action="store_true", help="a partial run: no leak scan")
     a = ap.parse_args()
     with open(a.log, errors="replace") as f:
         lines = [PREFIX.sub("", l.rstrip("\r\n")) for l in f]
     failed = 0
-    for name, ok, reason in parse(lines, a.kunit, a.selftests, a.only):
+    for name, ok, reason in parse(lines, a.kunit, a.selftests):
         print(f"PASS {a.label}/{name}" if ok else f"FAIL {a.label}/{name}: {reason}")
         failed += not ok
     sys.exit(1 if failed else 0)

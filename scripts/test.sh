@@ -48,7 +48,8 @@ summary() {
 	echo
 	echo "test run took $((SECONDS - started)) s"
 	echo "$pass passed, $fail failed"
-	[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
+	[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ] && exit 0
+	exit 1
 }
 trap summary EXIT
 
@@ -78,8 +79,17 @@ for arch in $archs; do
 	expect=(--kunit $kunit_suites --selftests $progs)
 	case $only in
 	"") ;;
-	kunit*) expect=(--only --kunit $kunit_suites) ;;
-	*) expect=(--only --selftests "${only%%:*}") ;;
+	kunit) expect=(--kunit $kunit_suites) ;;
+	kunit:*)
+		glob=${only#kunit:}
+		expect=(--kunit)
+		for s in $kunit_suites; do
+			# shellcheck disable=SC2254
+			case $s in ${glob%%.*}) expect+=("$s") ;; esac
+		done
+		[ ${#expect[@]} -gt 1 ] || die "no KUnit suite matches $glob"
+		;;
+	*) expect=(--selftests "${only%%:*}") ;;
 	esac
 	check "boot/$arch" bash "$S/boot.sh" "$arch" test "$only" || true
 	python3 "$S/parse-results.py" "$BUILD/logs/$arch-test-test.log" "$arch" "${expect[@]}" |

@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bus1 ordered queues
+ *
+ * Every transaction, unicast or multicast, must look as if one global lock
+ * serialised it against all others, yet queues of peers that never talk
+ * must not share a lock. Each queue therefore keeps a Lamport clock, and a
+ * transaction to several queues works in two phases:
+ *
+ *  1. Stage: put an entry into every destination queue at the odd
+ *     timestamp clock + 1 of that queue. A staged entry is not received,
+ *     and it blocks every entry ordered after it.
+ *  2. Commit: pick one even timestamp above every staged timestamp and
+ *     above the sender's clock, raise each destination clock to it and move
+ *     the entries there.
+ *
+ * A receiver takes only the first entry of its queue, and only once it is
+ * committed. Two transactions that share a queue commit at different
+ * timestamps, or at the same one and are then ordered by their key, which
+ * is the same on every queue; so all queues they share see them in one
+ * order. A transaction that starts after another one returned stages
+ * above the clocks the first one raised, so it is ordered after it
+ * everywhere, even when nothing but a side channel connects the two.
+ *
+ * A transaction to a single queue can skip staging: it commits directly
+ * above the queue clock.
+ */
+
+#include <linux/bug.h>
+#include <linux/minmax.h>
+#include <linux/rbtree.h>
+#include <linux/spinlock.h>
+#include "queue.h"
+
+/* Order by timestamp, then transaction key, then entry within it. */
+static bool bus1_queue_node_less(struct rb_node *a, const struct rb_node *b)
+{
+	struct bus1_queue_node *x = rb_entry(a, struct bus1_queue_node, rb);
+	struct bus1_queue_node *y = rb_entry(b, struct bus1_queue_node, rb);
+
+	if (x->ts != y->ts)
+		return x->ts < y->ts;
+	if (x->key != y->key)
+		return x->key < y->key;
+	return x < y;
+}
+
+/* Whether the first entry of @queue can be received; lock held. */
+static bool bus1_queue_ready(struct bus1_queue *queue)
+{
+	struct rb_node *first = rb_first_cached(&queue->entries);
+
+	return first &&
+	       bus1_queue_node_is_committed(rb_entry(first,
+						     struct bus1_queue_node,
+						     rb));
+}
+
+/**
+ * bus1_queue_init() - initialize an empty queue
+ * @queue:	queue to initialize
+ */
+void bus1_queue_init(struct bus1_queue *queue)
+{
+	spin_lock_init(&queue->lock);
+	queue->clock = 0;
+	queue->entries = RB_ROOT_CACHED;
+}
+
+/**
+ * bus1_queue_deinit() - tear down a queue
+ * @queue:	queue to tear down, which must be empty
+ */
+void bus1_queue_deinit(struct bus1_queue *queue)
+{
+	WARN_ON(!RB_EMPTY_ROOT(&queue->entries.rb_root));
+}
+
+/**
+ * bus1_queue_node_init() - initialize an entry that is in no queue
+ * @node:	entry to initialize
+ * @key:	tie-break key of the entry's transaction
+ */
+void bus1_queue_node_init(struct bus1_queue_node *node, u64 key)
+{
+	RB_CLEAR_NODE(&node->rb);
+	node->ts = 0;
+	node->key = key;
+}
+
+/**
+ * bus1_queue_stage() - put an entry into a queue, staged
+ * @queue:	destination queue
+ * @node:	entry, in no queue
+ *
+ * Return: the odd timestamp the entry was staged at.
+ */
+u64 bus1_queue_stage(struct bus1_queue *queue, struct bus1_queue_node *node)
+{
+	u64 ts;
+
+	spin_lock(&queue->lock);
+	ts = queue->clock + 1;
+	node->ts = ts;
+	rb_add_cached(&node->rb, &queue->entries, bus1_queue_node_less);
+	spin_unlock(&queue->lock);
+	return ts;
+}
+
+/**
+ * bus1_queue_commit() - commit an entry of a queue
+ * @queue:	the queue @node is staged in; an entry in no queue is added
+ *		to @queue without staging
+ * @node:	entry to commit
+ * @ts:		even commit timestamp; above the staging timestamp of @node
+ *		if it is staged
+ *
+ * Raises the clock of @queue to @ts. An entry that was not staged commits
+ * at @ts or just above the queue clock, whichever is later; its timestamp
+ * is in @node->ts afterwards.
+ *
+ * Return: true if the first entry of @queue can now be received.
+ */
+bool bus1_queue_commit(struct bus1_queue *queue, struct bus1_queue_node *node,
+		       u64 ts)
+{
+	bool ready;
+
+	if (WARN_ON(ts & 1))
+		ts++;
+
+	spin_lock(&queue->lock);
+	if (bus1_queue_node_is_queued(node)) {
+		WARN_ON(ts <= node->ts);
+		rb_erase_cached(&node->rb, &queue->entries);
+	} else {
+		ts = max(ts, queue->clock + 2);
+	}
+	node->ts = ts;
+	rb_add_cached(&node->rb, &queue->entries, bus1_queue_node_less);
+	queue->clock = max(queue->clock, ts);
+	ready = bus1_queue_ready(queue);
+	spin_unlock(&queue->lock);
+	return ready;
+}
+
+/**
+ * bus1_queue_tick() - synchronize a queue's clock with a timestamp
+ * @queue:	queue whose clock to raise
+ * @ts:		even timestamp, or 0 to only read the clock
+ *
+ * Return: the clock of @queue, at least @ts.
+ */
+u64 bus1_queue_tick(struct bus1_queue *queue, u64 ts)
+{
+	u64 clock;
+
+	spin_lock(&queue->lock);
+	queue->clock = max(queue->clock, ts);
+	clock = queue->clock;
+	spin_unlock(&queue->lock);
+	return clock;
+}
+
+/**
+ * bus1_queue_pop() - take the first entry of a queue, if it is committed
+ * @queue:	queue to take from
+ * @more:	set to true if the next entry belongs to the same transaction
+ *
+ * Return: the entry, now in no queue, or NULL if the queue is empty or its
+ * first entry is still staged.
+ */
+struct bus1_queue_node *bus1_queue_pop(struct bus1_queue *queue, bool *more)
+{
+	struct bus1_queue_node *node = NULL, *next;
+	struct rb_node *first;
+
+	*more = false;
+	spin_lock(&queue->lock);
+	if (bus1_queue_ready(queue)) {
+		first = rb_first_cached(&queue->entries);
+		node = rb_entry(first, struct bus1_queue_node, rb);
+		rb_erase_cached(first, &queue->entries);
+		RB_CLEAR_NODE(first);
+		first = rb_first_cached(&queue->entries);
+		if (first) {
+			next = rb_entry(first, struct bus1_queue_node, rb);
+			*more = next->ts == node->ts && next->key == node->key;
+		}
+	}
+	spin_unlock(&queue->lock);
+	return node;
+}
+
+/**
+ * bus1_queue_remove() - take an entry out of its queue, wherever it is
+ * @queue:	the queue @node is in, if any
+ * @node:	entry to remove
+ *
+ * Used to unstage the entries of a failed transaction and to flush.
+ *
+ * Return: true if the first entry of @queue can now be received.
+ */
+bool bus1_queue_remove(struct bus1_queue *queue, struct bus1_queue_node *node)
+{
+	bool ready;
+
+	spin_lock(&queue->lock);
+	if (bus1_queue_node_is_queued(node)) {
+		rb_erase_cached(&node->rb, &queue->entries);
+		RB_CLEAR_NODE(&node->rb);
+	}
+	ready = bus1_queue_ready(queue);
+	spin_unlock(&queue->lock);
+	return ready;
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef __BUS1_QUEUE_H
+#define __BUS1_QUEUE_H
+
+/*
+ * The ordered message queue of a peer: a Lamport clock and the entries
+ * waiting to be received, sorted by the time their transaction committed.
+ * See queue.c for how this yields one global order without a global lock.
+ */
+
+#include <linux/rbtree.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+
+/**
+ * struct bus1_queue_node - one entry of a queue
+ * @rb:		link in bus1_queue.entries
+ * @ts:		timestamp: odd while the entry is staged, even once its
+ *		transaction committed; 0 while the entry is in no queue
+ * @key:	tie-break between entries committed at the same timestamp;
+ *		the same for every entry of one transaction, different for
+ *		any two transactions in flight at the same time
+ *
+ * Entries are ordered by (@ts, @key). Both change only under the lock of
+ * the queue the entry is in.
+ */
+struct bus1_queue_node {
+	struct rb_node rb;
+	u64 ts;
+	u64 key;
+};
+
+/**
+ * struct bus1_queue - ordered queue of one peer
+ * @lock:	protects every field, and @ts and @key of the queued entries
+ * @clock:	Lamport clock: the highest commit timestamp this queue has
+ *		seen, always even
+ * @entries:	staged and committed entries, ordered by (ts, key)
+ *
+ * A queue is embedded in its peer and shares its lifetime. Only the lock
+ * of the queue is taken to stage, commit or dequeue an entry; no lock of
+ * another queue is ever held at the same time.
+ */
+struct bus1_queue {
+	spinlock_t lock;	/* guards the fields and queued entries */
+	u64 clock;
+	struct rb_root_cached entries;
+};
+
+static inline bool bus1_queue_node_is_queued(struct bus1_queue_node *node)
+{
+	return !RB_EMPTY_NODE(&node->rb);
+}
+
+static inline bool bus1_queue_node_is_committed(struct bus1_queue_node *node)
+{
+	return node->ts && !(node->ts & 1);
+}
+
+/* The commit timestamp of a transaction: the first even one above @ts. */
+static inline u64 bus1_queue_commit_ts(u64 ts)
+{
+	return (ts | 1) + 1;
+}
+
+void bus1_queue_init(struct bus1_queue *queue);
+void bus1_queue_deinit(struct bus1_queue *queue);
+void bus1_queue_node_init(struct bus1_queue_node *node, u64 key);
+u64 bus1_queue_stage(struct bus1_queue *queue, struct bus1_queue_node *node);
+bool bus1_queue_commit(struct bus1_queue *queue, struct bus1_queue_node *node,
+		       u64 ts);
+u64 bus1_queue_tick(struct bus1_queue *queue, u64 ts);
+struct bus1_queue_node *bus1_queue_pop(struct bus1_queue *queue, bool *more);
+bool bus1_queue_remove(struct bus1_queue *queue, struct bus1_queue_node *node);
+
+#endif /* __BUS1_QUEUE_H */

@@ -146,11 +146,28 @@ def wire_unistd(calls):
     return fn
 
 
+def prototype(name, args):
+    """The declaration of sys_NAME, wrapped at 80 columns, continuation
+    lines aligned with the opening parenthesis."""
+    head = f"asmlinkage long sys_{name}("
+    indent = "\t" * (len(head) // 8) + " " * (len(head) % 8)
+    parts = [a.strip() for a in args.split(",")]
+    parts = [p + "," for p in parts[:-1]] + [parts[-1] + ");"]
+    lines, line = [], head + parts[0]
+    for part in parts[1:]:
+        if len(line.expandtabs()) + 1 + len(part) > 80:
+            lines.append(line)
+            line = indent + part
+        else:
+            line += " " + part
+    return "\n".join(lines + [line]) + "\n"
+
+
 def wire_generic(tree, calls):
     structs = sorted(set(re.findall(r"struct (\w+)",
                                     " ".join(a for _, a in calls))))
     decl = "".join(f"struct {s};\n" for s in structs)
-    protos = "".join(f"asmlinkage long sys_{n}({a});\n" for n, a in calls)
+    protos = "".join(prototype(n, a) for n, a in calls)
     conds = "".join(f"COND_SYSCALL({n});\n" for n, _ in calls)
 
     edit(tree, "include/linux/syscalls.h", lambda t, p: insert_before(

@@ -27,6 +27,9 @@ static struct bus1_peer *bus1_peer_new(void)
 	if (!peer)
 		return ERR_PTR(-ENOMEM);
 
+	kref_init(&peer->ref);
+	mutex_init(&peer->lock);
+	bus1_handles_init(&peer->handles);
 	init_waitqueue_head(&peer->waitq);
 	r = bus1_pool_init(&peer->pool, BUS1_POOL_SIZE);
 	if (r) {
@@ -36,15 +39,42 @@ static struct bus1_peer *bus1_peer_new(void)
 	return peer;
 }
 
-static void bus1_peer_free(struct bus1_peer *peer)
+static void bus1_peer_free(struct kref *ref)
 {
-	bus1_pool_deinit(&peer->pool);
+	struct bus1_peer *peer = container_of(ref, struct bus1_peer, ref);
+
+	WARN_ON(peer->handles.n_handles || peer->handles.n_nodes);
+	mutex_destroy(&peer->lock);
 	kfree(peer);
+}
+
+/**
+ * bus1_peer_put() - drop a reference to a peer
+ * @peer:	peer to release
+ */
+void bus1_peer_put(struct bus1_peer *peer)
+{
+	kref_put(&peer->ref, bus1_peer_free);
+}
+
+/*
+ * The last file reference is gone: drop everything the peer holds. Its
+ * handles go first; that may free nodes it owns, each dropping a
+ * reference to the peer, which the file's reference keeps alive until
+ * the end.
+ */
+static void bus1_peer_disconnect(struct bus1_peer *peer)
+{
+	bus1_handles_flush(peer);
+	bus1_pool_deinit(&peer->pool);
 }
 
 static int bus1_peer_fop_release(struct inode *inode, struct file *file)
 {
-	bus1_peer_free(file->private_data);
+	struct bus1_peer *peer = file->private_data;
+
+	bus1_peer_disconnect(peer);
+	bus1_peer_put(peer);
 	return 0;
 }
 
@@ -72,6 +102,7 @@ static void bus1_peer_fop_show_fdinfo(struct seq_file *m, struct file *file)
 	struct bus1_peer *peer = file->private_data;
 
 	bus1_pool_show_fdinfo(&peer->pool, m);
+	bus1_handles_show_fdinfo(peer, m);
 }
 
 static const struct file_operations bus1_peer_fops = {
@@ -81,6 +112,18 @@ static const struct file_operations bus1_peer_fops = {
 	.show_fdinfo	= bus1_peer_fop_show_fdinfo,
 	.llseek		= noop_llseek,
 };
+
+/**
+ * bus1_peer_from_file() - the peer behind a file
+ * @file:	any file
+ *
+ * Return: the peer, or NULL if @file is not a bus1 peer file. The caller's
+ * reference to @file keeps the peer alive and connected.
+ */
+struct bus1_peer *bus1_peer_from_file(struct file *file)
+{
+	return file->f_op == &bus1_peer_fops ? file->private_data : NULL;
+}
 
 /**
  * bus1_peer_create_fd() - create a peer and install a file descriptor for it
@@ -100,7 +143,8 @@ int bus1_peer_create_fd(unsigned int flags)
 
 	fd = get_unused_fd_flags((flags & BUS1_PEER_CLOEXEC) ? O_CLOEXEC : 0);
 	if (fd < 0) {
-		bus1_peer_free(peer);
+		bus1_peer_disconnect(peer);
+		bus1_peer_put(peer);
 		return fd;
 	}
 
@@ -108,7 +152,8 @@ int bus1_peer_create_fd(unsigned int flags)
 				  O_RDWR | ((flags & BUS1_PEER_NONBLOCK) ? O_NONBLOCK : 0));
 	if (IS_ERR(file)) {
 		put_unused_fd(fd);
-		bus1_peer_free(peer);
+		bus1_peer_disconnect(peer);
+		bus1_peer_put(peer);
 		return PTR_ERR(file);
 	}
 

@@ -39,6 +39,36 @@ static void show_fdinfo(int fd)
 	fclose(f);
 }
 
+static void demo_handles(int a)
+{
+	struct bus1_transfer t = {};
+	__u64 node = 0, in_b, again;
+	int b;
+
+	b = syscall(__NR_bus1_peer_create, BUS1_PEER_CLOEXEC);
+	step(b >= 0, "a second peer");
+	step(!syscall(__NR_bus1_node_create, a, &node, 0),
+	     "bus1_node_create(): the first peer owns a node");
+	printf("         the owner's handle ID is %llu\n", (unsigned long long)node);
+
+	t.src_id = node;
+	step(!syscall(__NR_bus1_handle_transfer, a, b, &t, sizeof(t)),
+	     "bus1_handle_transfer(): the second peer gets a handle to it");
+	in_b = t.dst_id;
+	printf("         its ID there is %llu\n", (unsigned long long)in_b);
+	step(!syscall(__NR_bus1_handle_transfer, a, b, &t, sizeof(t)),
+	     "giving the same node again...");
+	again = t.dst_id;
+	step(again == in_b, "...merges into the handle it already has");
+
+	t.src_id = in_b + 100;
+	step(syscall(__NR_bus1_handle_transfer, b, a, &t, sizeof(t)) < 0 &&
+	     errno == ENXIO, "an ID the peer was not given fails with ENXIO");
+	printf("  fdinfo of the second peer:\n");
+	show_fdinfo(b);
+	close(b);
+}
+
 int main(void)
 {
 	struct pollfd pfd;
@@ -71,6 +101,8 @@ int main(void)
 	step(poll(&pfd, 1, 0) == 0, "poll(): nothing to read on a fresh peer");
 	step(syscall(__NR_bus1_peer_create, 1U << 7) < 0 && errno == EINVAL,
 	     "an unknown flag fails with EINVAL");
+
+	demo_handles(fd);
 
 	close(fd);
 	step(pool != MAP_FAILED && ((char *)pool)[0] == 0,

@@ -24,4 +24,18 @@
  */
 #define BUS1_POOL_SIZE		(16U << 20)
 
+/**
+ * struct bus1_transfer - arguments of bus1_handle_transfer()
+ * @flags:	must be 0
+ * @src_id:	ID of the handle in the source peer
+ * @dst_id:	set to the ID of the handle in the destination peer
+ */
+struct bus1_transfer {
+	__u64 flags;
+	__u64 src_id;
+	__u64 dst_id;
+};
+
+#define BUS1_TRANSFER_SIZE_VER0	24	/* sizeof first published struct */
+
 #endif /* _UAPI_LINUX_BUS1_H */

@@ -17,6 +17,25 @@ static inline int bus1_peer_create(unsigned int flags)
 	return syscall(__NR_bus1_peer_create, flags);
 }
 
+static inline int bus1_node_create(int fd, __u64 *id, unsigned int flags)
+{
+	return syscall(__NR_bus1_node_create, fd, id, flags);
+}
+
+static inline int bus1_handle_transfer(int src_fd, int dst_fd,
+				       struct bus1_transfer *args, size_t size)
+{
+	return syscall(__NR_bus1_handle_transfer, src_fd, dst_fd, args, size);
+}
+
+/* Transfer @id from @src to @dst; returns the new ID, or 0 on failure. */
+static inline __u64 bus1_transfer_id(int src, __u64 id, int dst)
+{
+	struct bus1_transfer t = { .src_id = id };
+
+	return bus1_handle_transfer(src, dst, &t, sizeof(t)) ? 0 : t.dst_id;
+}
+
 /*
  * Read field @key of /proc/self/fdinfo/@fd into @value; returns 0 on
  * success, -1 if the field is missing or the file cannot be read.

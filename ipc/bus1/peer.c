@@ -3,8 +3,8 @@
  * bus1 peer file
  *
  * A peer is reached through an anonymous-inode file. The file can be
- * dup'ed, inherited and passed like any other; the peer lives until the
- * last reference to the file is gone.
+ * dup'ed, inherited and passed like any other; the peer is connected until
+ * the last reference to the file is gone.
  */
 
 #include <linux/anon_inodes.h>

@@ -88,7 +88,7 @@ SYSCALL_DEFINE3(bus1_node_create, int, fd, __u64 __user *, id,
  *
  * Return: 0 on success; -EINVAL for unknown flags or a @size below the
  * first version of the structure, -E2BIG if a field the kernel does not
- * know is set, -EBADF if a descriptor is not open, -EBADFD if it is not a
+ * know is set or @size exceeds a page, -EBADF if a descriptor is not open, -EBADFD if it is not a
  * bus1 peer, -ENXIO if @src_fd holds no handle of that ID, -EFAULT for a
  * bad @uargs (the transfer is undone), -ENOMEM when out of memory.
  */
@@ -104,6 +104,8 @@ SYSCALL_DEFINE4(bus1_handle_transfer, int, src_fd, int, dst_fd,
 
 	if (size < BUS1_TRANSFER_SIZE_VER0)
 		return -EINVAL;
+	if (size > PAGE_SIZE)
+		return -E2BIG;
 	r = copy_struct_from_user(&args, sizeof(args), uargs, size);
 	if (r)
 		return r;

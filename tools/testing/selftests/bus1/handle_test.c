@@ -177,6 +177,9 @@ TEST_F(peers, transfer_errors)
 	big.extension = 1;
 	EXPECT_EQ(-1, bus1_handle_transfer(self->a, self->b, &big.t, sizeof(big)));
 	EXPECT_EQ(E2BIG, errno);
+	EXPECT_EQ(-1, bus1_handle_transfer(self->a, self->b, &t,
+					   sysconf(_SC_PAGESIZE) + 8));
+	EXPECT_EQ(E2BIG, errno);
 
 	EXPECT_EQ(-1, bus1_handle_transfer(self->a, self->b, NULL, sizeof(t)));
 	EXPECT_EQ(EFAULT, errno);

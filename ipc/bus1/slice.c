@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bus1 slice allocator
+ *
+ * A receive pool is tiled by slices, allocated or free, kept in offset
+ * order. Allocation takes the first free slice that fits and splits off
+ * what it needs; freeing merges a slice with free neighbours, so free
+ * space never stays split into adjacent pieces. Allocated slices are also
+ * kept in a tree by offset, so a release names its slice by offset.
+ *
+ * Allocation is linear in the number of slices, which the per-user quotas
+ * bound.
+ */
+
+#include <linux/align.h>
+#include <linux/err.h>
+#include <linux/rbtree.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include "slice.h"
+
+static bool bus1_slice_less(struct rb_node *a, const struct rb_node *b)
+{
+	return rb_entry(a, struct bus1_slice, rb)->offset <
+	       rb_entry(b, struct bus1_slice, rb)->offset;
+}
+
+static int bus1_slice_cmp(const void *key, const struct rb_node *n)
+{
+	size_t offset = *(const size_t *)key;
+	size_t other = rb_entry(n, struct bus1_slice, rb)->offset;
+
+	return offset < other ? -1 : offset > other;
+}
+
+/**
+ * bus1_slices_init() - initialize the allocator of a pool
+ * @slices:	allocator to initialize
+ * @size:	size of the pool, a multiple of BUS1_SLICE_ALIGN
+ *
+ * Return: 0 on success, -ENOMEM when out of memory.
+ */
+int bus1_slices_init(struct bus1_slices *slices, size_t size)
+{
+	struct bus1_slice *all;
+
+	if (WARN_ON(!size || !IS_ALIGNED(size, BUS1_SLICE_ALIGN)))
+		return -EINVAL;
+	all = kzalloc(sizeof(*all), GFP_KERNEL_ACCOUNT);
+	if (!all)
+		return -ENOMEM;
+
+	spin_lock_init(&slices->lock);
+	INIT_LIST_HEAD(&slices->all);
+	slices->busy = RB_ROOT;
+	slices->size = size;
+	slices->allocated = 0;
+	slices->n_busy = 0;
+	all->size = size;
+	list_add(&all->entry, &slices->all);
+	return 0;
+}
+
+/**
+ * bus1_slices_deinit() - free every slice, allocated or not
+ * @slices:	allocator to tear down
+ */
+void bus1_slices_deinit(struct bus1_slices *slices)
+{
+	struct bus1_slice *slice, *tmp;
+
+	list_for_each_entry_safe(slice, tmp, &slices->all, entry)
+		kfree(slice);
+	INIT_LIST_HEAD(&slices->all);
+	slices->busy = RB_ROOT;
+	slices->allocated = 0;
+	slices->n_busy = 0;
+}
+
+/**
+ * bus1_slices_alloc() - allocate a slice
+ * @slices:	allocator to take it from
+ * @size:	bytes needed; rounded up to BUS1_SLICE_ALIGN, at least that
+ *
+ * Return: the slice, -ENOSPC if no free range is large enough, -ENOMEM
+ * when out of memory.
+ */
+struct bus1_slice *bus1_slices_alloc(struct bus1_slices *slices, size_t size)
+{
+	struct bus1_slice *slice, *new;
+	bool found = false;
+
+	if (size > slices->size)
+		return ERR_PTR(-ENOSPC);
+	size = ALIGN(max_t(size_t, size, 1), BUS1_SLICE_ALIGN);
+
+	/* A split needs a new slice; allocate it before taking the lock. */
+	new = kzalloc(sizeof(*new), GFP_KERNEL_ACCOUNT);
+	if (!new)
+		return ERR_PTR(-ENOMEM);
+
+	spin_lock(&slices->lock);
+	list_for_each_entry(slice, &slices->all, entry) {
+		if (!slice->busy && slice->size >= size) {
+			found = true;
+			break;
+		}
+	}
+	if (found && slice->size > size) {
+		/* The front of the free slice becomes the allocation. */
+		new->offset = slice->offset;
+		new->size = size;
+		slice->offset += size;
+		slice->size -= size;
+		list_add_tail(&new->entry, &slice->entry);
+		slice = new;
+		new = NULL;
+	}
+	if (found) {
+		slice->busy = true;
+		rb_add(&slice->rb, &slices->busy, bus1_slice_less);
+		slices->allocated += slice->size;
+		slices->n_busy++;
+	}
+	spin_unlock(&slices->lock);
+
+	kfree(new);
+	return found ? slice : ERR_PTR(-ENOSPC);
+}
+
+/* Merge @b, which follows @a, into @a; both free; lock held. */
+static void bus1_slices_merge(struct bus1_slice *a, struct bus1_slice *b)
+{
+	a->size += b->size;
+	list_del(&b->entry);
+	kfree(b);
+}
+
+/**
+ * bus1_slices_release() - free the allocated slice at an offset
+ * @slices:	allocator the slice came from
+ * @offset:	its offset
+ *
+ * Return: 0 on success, -ENXIO if no allocated slice starts at @offset.
+ */
+int bus1_slices_release(struct bus1_slices *slices, size_t offset)
+{
+	struct bus1_slice *slice, *next, *prev;
+	struct rb_node *n;
+
+	spin_lock(&slices->lock);
+	n = rb_find(&offset, &slices->busy, bus1_slice_cmp);
+	if (!n) {
+		spin_unlock(&slices->lock);
+		return -ENXIO;
+	}
+	slice = rb_entry(n, struct bus1_slice, rb);
+	rb_erase(&slice->rb, &slices->busy);
+	slice->busy = false;
+	slices->allocated -= slice->size;
+	slices->n_busy--;
+
+	if (!list_is_last(&slice->entry, &slices->all)) {
+		next = list_next_entry(slice, entry);
+		if (!next->busy)
+			bus1_slices_merge(slice, next);
+	}
+	if (!list_is_first(&slice->entry, &slices->all)) {
+		prev = list_prev_entry(slice, entry);
+		if (!prev->busy)
+			bus1_slices_merge(prev, slice);
+	}
+	spin_unlock(&slices->lock);
+	return 0;
+}

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests for the bus1 slice allocator.
+ */
+
+#include <kunit/test.h>
+#include <linux/err.h>
+#include "slice.h"
+
+#define TEST_SIZE	4096
+
+static void slices_setup(struct kunit *test, struct bus1_slices *slices)
+{
+	KUNIT_ASSERT_EQ(test, bus1_slices_init(slices, TEST_SIZE), 0);
+}
+
+static size_t alloc_offset(struct kunit *test, struct bus1_slices *slices,
+			   size_t size)
+{
+	struct bus1_slice *slice = bus1_slices_alloc(slices, size);
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(slice));
+	KUNIT_EXPECT_EQ(test, slice->offset % BUS1_SLICE_ALIGN, 0UL);
+	KUNIT_EXPECT_GE(test, slice->size, size);
+	return slice->offset;
+}
+
+static void bus1_slice_test_aligned_and_packed(struct kunit *test)
+{
+	struct bus1_slices s;
+
+	slices_setup(test, &s);
+	KUNIT_EXPECT_EQ(test, alloc_offset(test, &s, 1), 0UL);
+	KUNIT_EXPECT_EQ(test, alloc_offset(test, &s, 0), 8UL);
+	KUNIT_EXPECT_EQ(test, alloc_offset(test, &s, 100), 16UL);
+	KUNIT_EXPECT_EQ(test, alloc_offset(test, &s, 8), 120UL);
+	KUNIT_EXPECT_EQ(test, s.allocated, 128UL);
+	KUNIT_EXPECT_EQ(test, s.n_busy, 4UL);
+	bus1_slices_deinit(&s);
+}
+
+static void bus1_slice_test_full(struct kunit *test)
+{
+	struct bus1_slices s;
+	int i;
+
+	slices_setup(test, &s);
+	KUNIT_EXPECT_PTR_EQ(test, bus1_slices_alloc(&s, TEST_SIZE + 1),
+			    ERR_PTR(-ENOSPC));
+	KUNIT_EXPECT_PTR_EQ(test, bus1_slices_alloc(&s, SIZE_MAX),
+			    ERR_PTR(-ENOSPC));
+	for (i = 0; i < 4; i++)
+		alloc_offset(test, &s, TEST_SIZE / 4);
+	KUNIT_EXPECT_PTR_EQ(test, bus1_slices_alloc(&s, 1), ERR_PTR(-ENOSPC));
+	KUNIT_EXPECT_EQ(test, s.allocated, (size_t)TEST_SIZE);
+
+	/* Draining makes the whole pool available again. */
+	for (i = 0; i < 4; i++)
+		KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, i * TEST_SIZE / 4), 0);
+	KUNIT_EXPECT_EQ(test, s.allocated, 0UL);
+	KUNIT_EXPECT_TRUE(test, list_is_singular(&s.all));
+	KUNIT_EXPECT_EQ(test, alloc_offset(test, &s, TEST_SIZE), 0UL);
+	bus1_slices_deinit(&s);
+}
+
+static void bus1_slice_test_reuse_and_merge(struct kunit *test)
+{
+	struct bus1_slices s;
+	size_t a, b, c;
+
+	slices_setup(test, &s);
+	a = alloc_offset(test, &s, 1024);
+	b = alloc_offset(test, &s, 1024);
+	c = alloc_offset(test, &s, 1024);
+
+	/* A freed hole is reused, first fit. */
+	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, b), 0);
+	KUNIT_EXPECT_EQ(test, alloc_offset(test, &s, 512), b);
+	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, b), 0);
+
+	/* Neighbours merge: two freed 1 KiB slices hold 2 KiB again. */
+	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, a), 0);
+	KUNIT_EXPECT_EQ(test, alloc_offset(test, &s, 2048), a);
+	/* And c with the free tail behind it. */
+	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, c), 0);
+	KUNIT_EXPECT_EQ(test, alloc_offset(test, &s, 2048), c);
+	KUNIT_EXPECT_EQ(test, list_count_nodes(&s.all), 2UL);
+	bus1_slices_deinit(&s);
+}
+
+static void bus1_slice_test_release_errors(struct kunit *test)
+{
+	struct bus1_slices s;
+	size_t a;
+
+	slices_setup(test, &s);
+	a = alloc_offset(test, &s, 64);
+	alloc_offset(test, &s, 64);
+	/* Inside a slice, in free space, past the end: none is a slice. */
+	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, a + 8), -ENXIO);
+	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, 1024), -ENXIO);
+	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, SIZE_MAX), -ENXIO);
+	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, a), 0);
+	/* Twice is once too many. */
+	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, a), -ENXIO);
+	KUNIT_EXPECT_EQ(test, s.n_busy, 1UL);
+	/* Tearing down with a slice still allocated frees it too. */
+	bus1_slices_deinit(&s);
+}
+
+static struct kunit_case bus1_slice_test_cases[] = {
+	KUNIT_CASE(bus1_slice_test_aligned_and_packed),
+	KUNIT_CASE(bus1_slice_test_full),
+	KUNIT_CASE(bus1_slice_test_reuse_and_merge),
+	KUNIT_CASE(bus1_slice_test_release_errors),
+	{}
+};
+
+static struct kunit_suite bus1_slice_test_suite = {
+	.name = "bus1-slice",
+	.test_cases = bus1_slice_test_cases,
+};
+
+kunit_test_suite(bus1_slice_test_suite);
+
+MODULE_DESCRIPTION("KUnit tests for the bus1 slice allocator");
+MODULE_LICENSE("GPL");

@@ -13,11 +13,8 @@ make_worktree "$AM" base
 make_worktree "$WT_TEST" base
 
 shopt -s nullglob
-patches=()
-for p in "$TOP"/patches/*.patch; do
-	case "$(basename "$p")" in 0000-cover-letter.patch) continue ;; esac
-	patches+=("$p")
-done
+# Exactly what a user applies: git am patches/*.patch
+patches=("$TOP"/patches/*.patch)
 [ ${#patches[@]} -gt 0 ] || die "patches/ holds no patch: run 'make series'"
 
 git -C "$AM" am --abort >/dev/null 2>&1 || true

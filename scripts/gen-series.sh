@@ -84,11 +84,14 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 git -C "$tree" format-patch -q --zero-commit --no-signature --cover-letter \
 	--cover-from-description=subject -o "$out" base..bus1-series
+# The cover letter carries no diff: named *.patch, it would stop a plain
+# "git am patches/*.patch".
+mv "$out/0000-cover-letter.patch" "$out/0000-cover-letter.txt"
 
 if [ $mode = write ]; then
-	rm -f "$TOP"/patches/*.patch
+	rm -f "$TOP"/patches/*
 	mkdir -p "$TOP/patches"
-	cp "$out"/*.patch "$TOP/patches/"
+	cp "$out"/* "$TOP/patches/"
 	note "wrote $(ls "$out" | wc -l) files to patches/"
 	exit 0
 fi
@@ -100,7 +103,7 @@ normalize() {
 	       -e 's/^@@ -[0-9]+(,[0-9]+)? \+[0-9]+(,[0-9]+)? @@/@@/' "$1"
 }
 drift=0
-for f in "$out"/*.patch "$TOP"/patches/*.patch; do
+for f in "$out"/* "$TOP"/patches/*; do
 	name=$(basename "$f")
 	if [ ! -e "$out/$name" ] || [ ! -e "$TOP/patches/$name" ]; then
 		echo "drift: patches/$name is not what the overlay generates" >&2

@@ -57,8 +57,7 @@ bash "$S/setup.sh" || { echo "FAIL setup" >>"$RESULTS"; exit 1; }
 
 if [ -z "$only" ]; then
 	check series-up-to-date bash "$S/gen-series.sh" --check || true
-	for p in "$TOP"/patches/0*.patch; do
-		case $p in */0000-cover-letter.patch) continue ;; esac
+	for p in "$TOP"/patches/*.patch; do
 		check "checkpatch/$(basename "$p")" bash "$S/checkpatch.sh" "$p" || true
 	done
 fi

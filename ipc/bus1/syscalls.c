@@ -88,9 +88,10 @@ SYSCALL_DEFINE3(bus1_node_create, int, fd, __u64 __user *, id,
  *
  * Return: 0 on success; -EINVAL for unknown flags or a @size below the
  * first version of the structure, -E2BIG if a field the kernel does not
- * know is set or @size exceeds a page, -EBADF if a descriptor is not open, -EBADFD if it is not a
- * bus1 peer, -ENXIO if @src_fd holds no handle of that ID, -EFAULT for a
- * bad @uargs (the transfer is undone), -ENOMEM when out of memory.
+ * know is set or @size exceeds a page, -EBADF if a descriptor is not
+ * open, -EBADFD if it is not a bus1 peer, -ENXIO if @src_fd holds no
+ * handle of that ID, -EFAULT for a bad @uargs (the transfer is undone),
+ * -ENOMEM when out of memory.
  */
 SYSCALL_DEFINE4(bus1_handle_transfer, int, src_fd, int, dst_fd,
 		struct bus1_transfer __user *, uargs, size_t, size)

@@ -32,7 +32,11 @@ static void bus1_node_free(struct kref *ref)
 	kfree(node);
 }
 
-static void bus1_node_put(struct bus1_node *node)
+/**
+ * bus1_node_put() - drop a reference to a node
+ * @node:	node to release
+ */
+void bus1_node_put(struct bus1_node *node)
 {
 	kref_put(&node->ref, bus1_node_free);
 }
@@ -106,6 +110,7 @@ void bus1_handles_init(struct bus1_handles *handles)
 	handles->next_id = 0;
 	handles->n_handles = 0;
 	handles->n_nodes = 0;
+	handles->resolve_seq = 0;
 }
 
 /**
@@ -271,4 +276,49 @@ int bus1_handle_release(struct bus1_peer *peer, u64 id)
 		kfree(handle);
 	}
 	return 0;
+}
+
+/**
+ * bus1_handles_resolve() - look up the nodes behind handle IDs
+ * @peer:	holder of the handles
+ * @ids:	handle IDs of @peer
+ * @n:		number of IDs
+ * @nodes:	array of @n entries, set to a counted reference to each node
+ *
+ * All or nothing: on failure no reference is held. A peer holds one
+ * handle per node, so a repeated ID is a repeated node.
+ *
+ * Return: 0 on success, -ENXIO if @peer holds no handle of one of @ids,
+ * -ENOTUNIQ if an ID appears twice.
+ */
+int bus1_handles_resolve(struct bus1_peer *peer, const u64 *ids, size_t n,
+			 struct bus1_node **nodes)
+{
+	struct bus1_handle *handle;
+	size_t i;
+	u64 mark;
+	int r = 0;
+
+	mutex_lock(&peer->lock);
+	mark = ++peer->handles.resolve_seq;
+	for (i = 0; i < n; i++) {
+		handle = bus1_handle_find(peer, ids[i]);
+		if (!handle) {
+			r = -ENXIO;
+			break;
+		}
+		if (handle->mark == mark) {
+			r = -ENOTUNIQ;
+			break;
+		}
+		handle->mark = mark;
+		nodes[i] = handle->node;
+		kref_get(&nodes[i]->ref);
+	}
+	mutex_unlock(&peer->lock);
+
+	if (r)
+		while (i--)
+			bus1_node_put(nodes[i]);
+	return r;
 }

@@ -37,6 +37,7 @@ struct bus1_node {
  * @node:	the node, a counted reference
  * @id:		the holder's name for the handle; never reused by the holder
  * @refs:	references the holder owns; receiving the node again adds one
+ * @mark:	the last resolve pass of the holder that named this handle
  *
  * A handle belongs to the bus1_handles of its holder and is protected by
  * the lock of the holder, like them.
@@ -47,6 +48,7 @@ struct bus1_handle {
 	struct bus1_node *node;
 	u64 id;
 	u64 refs;
+	u64 mark;
 };
 
 /**
@@ -57,6 +59,7 @@ struct bus1_handle {
  *		reused, 0 is never a valid ID
  * @n_handles:	number of handles held
  * @n_nodes:	number of nodes the peer created
+ * @resolve_seq: number of resolve passes so far, to find repeated IDs
  *
  * Embedded in a peer and protected by the peer's lock.
  */
@@ -66,6 +69,7 @@ struct bus1_handles {
 	u64 next_id;
 	u64 n_handles;
 	u64 n_nodes;
+	u64 resolve_seq;
 };
 
 void bus1_handles_init(struct bus1_handles *handles);
@@ -75,5 +79,8 @@ int bus1_node_create(struct bus1_peer *peer, u64 *id);
 int bus1_handle_transfer(struct bus1_peer *src, u64 src_id,
 			 struct bus1_peer *dst, u64 *dst_id);
 int bus1_handle_release(struct bus1_peer *peer, u64 id);
+int bus1_handles_resolve(struct bus1_peer *peer, const u64 *ids, size_t n,
+			 struct bus1_node **nodes);
+void bus1_node_put(struct bus1_node *node);
 
 #endif /* __BUS1_HANDLE_H */

@@ -15,8 +15,13 @@
 #include <linux/poll.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/uaccess.h>
 #include <uapi/linux/bus1.h>
+#include "message.h"
 #include "peer.h"
+
+/* Added to bus1_peer.active when the peer file is released. */
+#define BUS1_PEER_DISCONNECTED	INT_MIN
 
 static struct bus1_peer *bus1_peer_new(void)
 {
@@ -28,9 +33,12 @@ static struct bus1_peer *bus1_peer_new(void)
 		return ERR_PTR(-ENOMEM);
 
 	kref_init(&peer->ref);
+	atomic_set(&peer->active, 0);
 	mutex_init(&peer->lock);
+	mutex_init(&peer->recv_lock);
 	bus1_handles_init(&peer->handles);
 	init_waitqueue_head(&peer->waitq);
+	bus1_queue_init(&peer->queue);
 	r = bus1_pool_init(&peer->pool, BUS1_POOL_SIZE);
 	if (r) {
 		kfree(peer);
@@ -44,6 +52,8 @@ static void bus1_peer_free(struct kref *ref)
 	struct bus1_peer *peer = container_of(ref, struct bus1_peer, ref);
 
 	WARN_ON(peer->handles.n_handles || peer->handles.n_nodes);
+	bus1_queue_deinit(&peer->queue);
+	mutex_destroy(&peer->recv_lock);
 	mutex_destroy(&peer->lock);
 	kfree(peer);
 }
@@ -58,15 +68,60 @@ void bus1_peer_put(struct bus1_peer *peer)
 }
 
 /*
- * The last file reference is gone: drop everything the peer holds. Its
- * handles go first; that may free nodes it owns, each dropping a
- * reference to the peer, which the file's reference keeps alive until
- * the end.
+ * Drop everything the peer holds: queued messages, the pool, the handles.
+ * Runs once, when the peer is disconnected and no sender uses it any
+ * more. Dropping handles may free nodes the peer owns, each dropping a
+ * reference to the peer; the caller holds one of its own.
+ */
+static void bus1_peer_teardown(struct bus1_peer *peer)
+{
+	struct bus1_message *msg, *tmp;
+	struct rb_root all;
+
+	all = bus1_queue_flush(&peer->queue);
+	rbtree_postorder_for_each_entry_safe(msg, tmp, &all, qnode.rb)
+		kfree(msg);
+	/* This frees the slices of the flushed messages as well. */
+	bus1_pool_deinit(&peer->pool);
+	bus1_handles_flush(peer);
+}
+
+/**
+ * bus1_peer_acquire() - take an active reference to a peer
+ * @peer:	peer to use, kept in memory by the caller
+ *
+ * An active reference keeps the queue and pool of @peer usable, even if
+ * the peer disconnects meanwhile.
+ *
+ * Return: true on success, false if @peer is disconnected.
+ */
+bool bus1_peer_acquire(struct bus1_peer *peer)
+{
+	return atomic_inc_unless_negative(&peer->active);
+}
+
+/**
+ * bus1_peer_release() - drop an active reference to a peer
+ * @peer:	peer to release
+ *
+ * The last active reference to a disconnected peer tears it down, in the
+ * caller's context. The caller holds no bus1 lock.
+ */
+void bus1_peer_release(struct bus1_peer *peer)
+{
+	if (atomic_dec_return(&peer->active) == BUS1_PEER_DISCONNECTED)
+		bus1_peer_teardown(peer);
+}
+
+/*
+ * The last file reference is gone: refuse new senders, and tear the peer
+ * down now or when the last sender in flight is done with it.
  */
 static void bus1_peer_disconnect(struct bus1_peer *peer)
 {
-	bus1_handles_flush(peer);
-	bus1_pool_deinit(&peer->pool);
+	if (atomic_add_return(BUS1_PEER_DISCONNECTED, &peer->active) ==
+	    BUS1_PEER_DISCONNECTED)
+		bus1_peer_teardown(peer);
 }
 
 static int bus1_peer_fop_release(struct inode *inode, struct file *file)
@@ -78,16 +133,13 @@ static int bus1_peer_fop_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
-/*
- * Nothing can be queued on a peer yet, so it is never readable; poll still
- * registers on @waitq, where state changes will be announced.
- */
 static __poll_t bus1_peer_fop_poll(struct file *file, poll_table *wait)
 {
 	struct bus1_peer *peer = file->private_data;
+	bool more;
 
 	poll_wait(file, &peer->waitq, wait);
-	return 0;
+	return bus1_queue_peek(&peer->queue, &more) ? EPOLLIN | EPOLLRDNORM : 0;
 }
 
 static int bus1_peer_fop_mmap(struct file *file, struct vm_area_struct *vma)
@@ -103,6 +155,7 @@ static void bus1_peer_fop_show_fdinfo(struct seq_file *m, struct file *file)
 
 	bus1_pool_show_fdinfo(&peer->pool, m);
 	bus1_handles_show_fdinfo(peer, m);
+	seq_printf(m, "bus1-queued:\t%zu\n", bus1_queue_length(&peer->queue));
 }
 
 static const struct file_operations bus1_peer_fops = {
@@ -159,4 +212,73 @@ int bus1_peer_create_fd(unsigned int flags)
 
 	fd_install(fd, file);
 	return fd;
+}
+
+/* Describe @msg for user space and hand its slice over; recv_lock held. */
+static int bus1_peer_deliver(struct bus1_peer *peer, struct bus1_message *msg,
+			     bool more, struct bus1_recv __user *uargs,
+			     size_t size)
+{
+	struct bus1_recv out = {
+		.msg_flags = more ? BUS1_MSG_CONTINUE : 0,
+		.type = msg->type,
+		.destination = msg->destination,
+		.offset = msg->slice->offset,
+		.size = msg->size,
+	};
+
+	lockdep_assert_held(&peer->recv_lock);
+	/* A larger struct of newer user space keeps its checked zeroes. */
+	if (copy_to_user(uargs, &out, min(size, sizeof(out))))
+		return -EFAULT;
+
+	bus1_queue_remove(&peer->queue, &msg->qnode);
+	bus1_pool_publish(&peer->pool, msg->slice);
+	kfree(msg);
+	return 0;
+}
+
+/**
+ * bus1_peer_recv() - receive the next entry of a peer's queue
+ * @peer:	receiving peer, kept connected by the caller's file reference
+ * @nonblock:	fail with -EAGAIN instead of waiting for an entry
+ * @uargs:	where to describe the entry, a struct bus1_recv
+ * @size:	size of @uargs as user space knows it
+ *
+ * Waits, interruptibly, until the first entry of the queue is committed,
+ * then describes it in @uargs and hands its slice over to the peer. If
+ * @uargs cannot be written, the entry stays first in the queue.
+ *
+ * Return: 0 on success; -EAGAIN if @nonblock and nothing can be received,
+ * -ERESTARTSYS if a signal arrived while waiting, -EFAULT if @uargs cannot
+ * be written.
+ */
+int bus1_peer_recv(struct bus1_peer *peer, bool nonblock,
+		   struct bus1_recv __user *uargs, size_t size)
+{
+	struct bus1_queue_node *qnode;
+	bool more;
+	int r;
+
+	for (;;) {
+		r = mutex_lock_interruptible(&peer->recv_lock);
+		if (r)
+			return r;
+		qnode = bus1_queue_peek(&peer->queue, &more);
+		if (qnode)
+			break;
+		mutex_unlock(&peer->recv_lock);
+
+		if (nonblock)
+			return -EAGAIN;
+		r = wait_event_interruptible(peer->waitq,
+					     bus1_queue_peek(&peer->queue, &more));
+		if (r)
+			return r;
+	}
+
+	r = bus1_peer_deliver(peer, bus1_message_from_qnode(qnode), more,
+			      uargs, size);
+	mutex_unlock(&peer->recv_lock);
+	return r;
 }

@@ -15,6 +15,7 @@
 #include <linux/mm.h>
 #include <linux/seq_file.h>
 #include <linux/shmem_fs.h>
+#include <linux/uio.h>
 #include "pool.h"
 
 /**
@@ -30,13 +31,19 @@
 int bus1_pool_init(struct bus1_pool *pool, size_t size)
 {
 	struct file *file;
+	int r;
 
 	if (WARN_ON(!size || !PAGE_ALIGNED(size)))
 		return -EINVAL;
 
+	r = bus1_slices_init(&pool->slices, size);
+	if (r)
+		return r;
 	file = shmem_kernel_file_setup("bus1-pool", size, VM_NORESERVE);
-	if (IS_ERR(file))
+	if (IS_ERR(file)) {
+		bus1_slices_deinit(&pool->slices);
 		return PTR_ERR(file);
+	}
 
 	pool->file = file;
 	pool->size = size;
@@ -47,14 +54,59 @@ int bus1_pool_init(struct bus1_pool *pool, size_t size)
  * bus1_pool_deinit() - release the backing file of a pool
  * @pool:	pool to tear down
  *
- * Mappings of the pool keep the file alive until they are unmapped.
+ * Every slice is freed. Mappings of the pool keep the file alive until
+ * they are unmapped.
  */
 void bus1_pool_deinit(struct bus1_pool *pool)
 {
-	if (pool->file)
+	if (pool->file) {
+		bus1_slices_deinit(&pool->slices);
 		fput(pool->file);
+	}
 	pool->file = NULL;
 	pool->size = 0;
+}
+
+/**
+ * bus1_pool_alloc() - allocate a slice of a pool for a message
+ * @pool:	pool of the receiver
+ * @size:	payload size in bytes
+ *
+ * Return: the slice, -ENOSPC if no free range of @pool is large enough,
+ * -ENOMEM when out of memory.
+ */
+struct bus1_slice *bus1_pool_alloc(struct bus1_pool *pool, size_t size)
+{
+	return bus1_slices_alloc(&pool->slices, size);
+}
+
+/**
+ * bus1_pool_write() - copy a payload from user memory into a slice
+ * @pool:	pool the slice belongs to
+ * @slice:	destination, at least iov_iter_count(@iter) bytes large
+ * @iter:	the payload, in the sender's memory; it is advanced
+ *
+ * This is the one copy of a message: the bytes go from the sender's
+ * memory through the page cache of the shmem file into the pages the
+ * receiver maps. The write path faults pages in as needed, even when the
+ * source is a mapping of this very pool, and holds no bus1 lock.
+ *
+ * Return: 0 on success, -EFAULT if part of the payload cannot be read, or
+ * another negative error code of the write.
+ */
+int bus1_pool_write(struct bus1_pool *pool, struct bus1_slice *slice,
+		    struct iov_iter *iter)
+{
+	size_t len = iov_iter_count(iter);
+	loff_t pos = slice->offset;
+	ssize_t n;
+
+	if (!len)
+		return 0;
+	n = vfs_iter_write(pool->file, iter, &pos, 0);
+	if (n < 0)
+		return n;
+	return n == len ? 0 : -EFAULT;
 }
 
 /**
@@ -104,13 +156,53 @@ int bus1_pool_mmap(struct bus1_pool *pool, struct vm_area_struct *vma)
 }
 
 /**
+ * bus1_pool_free() - free a slice whose message was never received
+ * @pool:	pool the slice belongs to
+ * @slice:	the slice, unusable afterwards
+ */
+void bus1_pool_free(struct bus1_pool *pool, struct bus1_slice *slice)
+{
+	bus1_slices_free(&pool->slices, slice);
+}
+
+/**
+ * bus1_pool_publish() - hand the slice of a received message to user space
+ * @pool:	pool the slice belongs to
+ * @slice:	the slice; user space releases it from now on
+ */
+void bus1_pool_publish(struct bus1_pool *pool, struct bus1_slice *slice)
+{
+	bus1_slices_publish(&pool->slices, slice);
+}
+
+/**
+ * bus1_pool_release() - release slices that user space is done with
+ * @pool:	pool of the receiver
+ * @offsets:	offsets of the slices, as reported by bus1_recv()
+ * @n:		number of offsets
+ *
+ * Return: 0 on success, -ENXIO if an offset names no published slice or
+ * is repeated; then nothing is released.
+ */
+int bus1_pool_release(struct bus1_pool *pool, const u64 *offsets, size_t n)
+{
+	return bus1_slices_release(&pool->slices, offsets, n);
+}
+
+/**
  * bus1_pool_show_fdinfo() - describe a pool in /proc/<pid>/fdinfo
  * @pool:	pool to describe
  * @m:		output of the fdinfo file
  */
 void bus1_pool_show_fdinfo(struct bus1_pool *pool, struct seq_file *m)
 {
+	size_t allocated, n_busy;
+
+	bus1_slices_usage(&pool->slices, &allocated, &n_busy);
+
 	seq_printf(m, "bus1-pool-size:\t%zu\n", pool->size);
 	seq_printf(m, "bus1-pool-resident:\t%lu\n",
 		   READ_ONCE(pool->file->f_mapping->nrpages) << PAGE_SHIFT);
+	seq_printf(m, "bus1-pool-allocated:\t%zu\n", allocated);
+	seq_printf(m, "bus1-pool-slices:\t%zu\n", n_busy);
 }

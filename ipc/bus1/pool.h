@@ -8,8 +8,10 @@
  */
 
 #include <linux/types.h>
+#include "slice.h"
 
 struct file;
+struct iov_iter;
 struct seq_file;
 struct vm_area_struct;
 
@@ -19,14 +21,18 @@ struct vm_area_struct;
  *		mapping of the pool holds a reference of its own, so the
  *		memory outlives the peer while user space still maps it
  * @size:	size of @file in bytes, fixed at creation
+ * @slices:	allocator of the ranges of @file that hold messages
  *
- * A pool is embedded in its peer and shares its lifetime. @file and @size
- * are set once by bus1_pool_init() and never change, so reading them needs
- * no lock.
+ * A pool is embedded in its peer. @file and @size are set once by
+ * bus1_pool_init() and never change until bus1_pool_deinit(), so reading
+ * them needs no lock; @slices has its own lock. Senders use the pool of a
+ * receiver only while they hold an active reference to the receiver,
+ * which keeps the pool from being torn down under them.
  */
 struct bus1_pool {
 	struct file *file;
 	size_t size;
+	struct bus1_slices slices;
 };
 
 int bus1_pool_init(struct bus1_pool *pool, size_t size);
@@ -34,6 +40,12 @@ void bus1_pool_deinit(struct bus1_pool *pool);
 int bus1_pool_check_map(size_t size, unsigned long pgoff,
 			unsigned long pages, vm_flags_t vm_flags);
 int bus1_pool_mmap(struct bus1_pool *pool, struct vm_area_struct *vma);
+struct bus1_slice *bus1_pool_alloc(struct bus1_pool *pool, size_t size);
+int bus1_pool_write(struct bus1_pool *pool, struct bus1_slice *slice,
+		    struct iov_iter *iter);
+void bus1_pool_free(struct bus1_pool *pool, struct bus1_slice *slice);
+void bus1_pool_publish(struct bus1_pool *pool, struct bus1_slice *slice);
+int bus1_pool_release(struct bus1_pool *pool, const u64 *offsets, size_t n);
 void bus1_pool_show_fdinfo(struct bus1_pool *pool, struct seq_file *m);
 
 #endif /* __BUS1_POOL_H */

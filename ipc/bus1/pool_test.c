@@ -7,6 +7,8 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/uio.h>
 #include "pool.h"
 
 #define TEST_POOL_SIZE	(4 * PAGE_SIZE)
@@ -76,11 +78,55 @@ static void bus1_pool_test_map_bounds(struct kunit *test)
 						  VM_READ), -EINVAL);
 }
 
+/* A payload in two pieces lands in a slice that crosses a page boundary. */
+static void bus1_pool_test_write(struct kunit *test)
+{
+	struct bus1_pool pool = {};
+	struct bus1_slice *pad, *slice;
+	char head[16] = "0123456789abcde", *tail, *back;
+	struct kvec vec[2];
+	struct iov_iter iter;
+	size_t len = sizeof(head) + PAGE_SIZE;
+	loff_t pos;
+
+	tail = kunit_kzalloc(test, PAGE_SIZE, GFP_KERNEL);
+	back = kunit_kzalloc(test, len, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, tail);
+	KUNIT_ASSERT_NOT_NULL(test, back);
+	memset(tail, 'x', PAGE_SIZE);
+
+	KUNIT_ASSERT_EQ(test, bus1_pool_init(&pool, TEST_POOL_SIZE), 0);
+	pad = bus1_pool_alloc(&pool, PAGE_SIZE - 8);
+	slice = bus1_pool_alloc(&pool, len);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(pad));
+	KUNIT_ASSERT_FALSE(test, IS_ERR(slice));
+	KUNIT_EXPECT_EQ(test, slice->offset, PAGE_SIZE - 8);
+
+	vec[0] = (struct kvec){ .iov_base = head, .iov_len = sizeof(head) };
+	vec[1] = (struct kvec){ .iov_base = tail, .iov_len = PAGE_SIZE };
+	iov_iter_kvec(&iter, ITER_SOURCE, vec, 2, len);
+	KUNIT_EXPECT_EQ(test, bus1_pool_write(&pool, slice, &iter), 0);
+	KUNIT_EXPECT_EQ(test, iov_iter_count(&iter), 0UL);
+
+	pos = slice->offset;
+	KUNIT_EXPECT_EQ(test, kernel_read(pool.file, back, len, &pos),
+			(ssize_t)len);
+	KUNIT_EXPECT_EQ(test, memcmp(back, head, sizeof(head)), 0);
+	KUNIT_EXPECT_EQ(test, memcmp(back + sizeof(head), tail, PAGE_SIZE), 0);
+	/* Only the two pages the slice touches were allocated. */
+	KUNIT_EXPECT_EQ(test, pool.file->f_mapping->nrpages, 2UL);
+
+	bus1_pool_free(&pool, slice);
+	bus1_pool_free(&pool, pad);
+	bus1_pool_deinit(&pool);
+}
+
 static struct kunit_case bus1_pool_test_cases[] = {
 	KUNIT_CASE(bus1_pool_test_init),
 	KUNIT_CASE(bus1_pool_test_deinit_drops_reference),
 	KUNIT_CASE(bus1_pool_test_map_read_only),
 	KUNIT_CASE(bus1_pool_test_map_bounds),
+	KUNIT_CASE(bus1_pool_test_write),
 	{}
 };
 

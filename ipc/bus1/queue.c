@@ -65,6 +65,7 @@ void bus1_queue_init(struct bus1_queue *queue)
 	spin_lock_init(&queue->lock);
 	queue->clock = 0;
 	queue->entries = RB_ROOT_CACHED;
+	queue->n_entries = 0;
 }
 
 /**
@@ -103,6 +104,7 @@ u64 bus1_queue_stage(struct bus1_queue *queue, struct bus1_queue_node *node)
 	ts = queue->clock + 1;
 	node->ts = ts;
 	rb_add_cached(&node->rb, &queue->entries, bus1_queue_node_less);
+	queue->n_entries++;
 	spin_unlock(&queue->lock);
 	return ts;
 }
@@ -135,6 +137,7 @@ bool bus1_queue_commit(struct bus1_queue *queue, struct bus1_queue_node *node,
 		rb_erase_cached(&node->rb, &queue->entries);
 	} else {
 		ts = max(ts, queue->clock + 2);
+		queue->n_entries++;
 	}
 	node->ts = ts;
 	rb_add_cached(&node->rb, &queue->entries, bus1_queue_node_less);
@@ -162,6 +165,51 @@ u64 bus1_queue_tick(struct bus1_queue *queue, u64 ts)
 	return clock;
 }
 
+/*
+ * The first entry if it is committed, and whether its successor belongs to
+ * the same transaction; lock held.
+ */
+static struct bus1_queue_node *bus1_queue_first(struct bus1_queue *queue,
+						bool *more)
+{
+	struct bus1_queue_node *node, *next;
+	struct rb_node *first;
+
+	*more = false;
+	if (!bus1_queue_ready(queue))
+		return NULL;
+	first = rb_first_cached(&queue->entries);
+	node = rb_entry(first, struct bus1_queue_node, rb);
+	first = rb_next(first);
+	if (first) {
+		next = rb_entry(first, struct bus1_queue_node, rb);
+		*more = next->ts == node->ts && next->key == node->key;
+	}
+	return node;
+}
+
+/**
+ * bus1_queue_peek() - look at the first entry of a queue, if it is committed
+ * @queue:	queue to look at
+ * @more:	set to true if the next entry belongs to the same transaction
+ *
+ * The entry stays queued. Only the consumer of @queue, which alone removes
+ * committed entries, may use the entry, until it removes it; anyone else
+ * may only test the result for NULL.
+ *
+ * Return: the first entry, or NULL if the queue is empty or its first
+ * entry is still staged.
+ */
+struct bus1_queue_node *bus1_queue_peek(struct bus1_queue *queue, bool *more)
+{
+	struct bus1_queue_node *node;
+
+	spin_lock(&queue->lock);
+	node = bus1_queue_first(queue, more);
+	spin_unlock(&queue->lock);
+	return node;
+}
+
 /**
  * bus1_queue_pop() - take the first entry of a queue, if it is committed
  * @queue:	queue to take from
@@ -172,21 +220,14 @@ u64 bus1_queue_tick(struct bus1_queue *queue, u64 ts)
  */
 struct bus1_queue_node *bus1_queue_pop(struct bus1_queue *queue, bool *more)
 {
-	struct bus1_queue_node *node = NULL, *next;
-	struct rb_node *first;
+	struct bus1_queue_node *node;
 
-	*more = false;
 	spin_lock(&queue->lock);
-	if (bus1_queue_ready(queue)) {
-		first = rb_first_cached(&queue->entries);
-		node = rb_entry(first, struct bus1_queue_node, rb);
-		rb_erase_cached(first, &queue->entries);
-		RB_CLEAR_NODE(first);
-		first = rb_first_cached(&queue->entries);
-		if (first) {
-			next = rb_entry(first, struct bus1_queue_node, rb);
-			*more = next->ts == node->ts && next->key == node->key;
-		}
+	node = bus1_queue_first(queue, more);
+	if (node) {
+		rb_erase_cached(&node->rb, &queue->entries);
+		RB_CLEAR_NODE(&node->rb);
+		queue->n_entries--;
 	}
 	spin_unlock(&queue->lock);
 	return node;
@@ -209,8 +250,47 @@ bool bus1_queue_remove(struct bus1_queue *queue, struct bus1_queue_node *node)
 	if (bus1_queue_node_is_queued(node)) {
 		rb_erase_cached(&node->rb, &queue->entries);
 		RB_CLEAR_NODE(&node->rb);
+		queue->n_entries--;
 	}
 	ready = bus1_queue_ready(queue);
 	spin_unlock(&queue->lock);
 	return ready;
+}
+
+/**
+ * bus1_queue_flush() - take every entry out of a queue
+ * @queue:	queue to empty
+ *
+ * The entries keep their links to each other: the caller walks the
+ * returned tree with rbtree_postorder_for_each_entry_safe() to free them,
+ * and must not put them into a queue again.
+ *
+ * Return: the former tree of entries.
+ */
+struct rb_root bus1_queue_flush(struct bus1_queue *queue)
+{
+	struct rb_root all;
+
+	spin_lock(&queue->lock);
+	all = queue->entries.rb_root;
+	queue->entries = RB_ROOT_CACHED;
+	queue->n_entries = 0;
+	spin_unlock(&queue->lock);
+	return all;
+}
+
+/**
+ * bus1_queue_length() - number of entries in a queue, staged or not
+ * @queue:	queue to count
+ *
+ * Return: a snapshot of the number, for fdinfo.
+ */
+size_t bus1_queue_length(struct bus1_queue *queue)
+{
+	size_t n;
+
+	spin_lock(&queue->lock);
+	n = queue->n_entries;
+	spin_unlock(&queue->lock);
+	return n;
 }

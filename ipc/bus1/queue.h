@@ -36,6 +36,7 @@ struct bus1_queue_node {
  * @clock:	Lamport clock: the highest commit timestamp this queue has
  *		seen, always even
  * @entries:	staged and committed entries, ordered by (ts, key)
+ * @n_entries:	number of entries in @entries
  *
  * A queue is embedded in its peer and shares its lifetime. Only the lock
  * of the queue is taken to stage, commit or dequeue an entry; no lock of
@@ -45,6 +46,7 @@ struct bus1_queue {
 	spinlock_t lock;	/* guards the fields and queued entries */
 	u64 clock;
 	struct rb_root_cached entries;
+	size_t n_entries;
 };
 
 static inline bool bus1_queue_node_is_queued(struct bus1_queue_node *node)
@@ -70,7 +72,10 @@ u64 bus1_queue_stage(struct bus1_queue *queue, struct bus1_queue_node *node);
 bool bus1_queue_commit(struct bus1_queue *queue, struct bus1_queue_node *node,
 		       u64 ts);
 u64 bus1_queue_tick(struct bus1_queue *queue, u64 ts);
+struct bus1_queue_node *bus1_queue_peek(struct bus1_queue *queue, bool *more);
 struct bus1_queue_node *bus1_queue_pop(struct bus1_queue *queue, bool *more);
 bool bus1_queue_remove(struct bus1_queue *queue, struct bus1_queue_node *node);
+struct rb_root bus1_queue_flush(struct bus1_queue *queue);
+size_t bus1_queue_length(struct bus1_queue *queue);
 
 #endif /* __BUS1_QUEUE_H */

@@ -147,6 +147,40 @@ static void bus1_queue_test_same_transaction(struct kunit *test)
 	bus1_queue_deinit(&q);
 }
 
+static void bus1_queue_test_peek_and_flush(struct kunit *test)
+{
+	struct bus1_queue_node staged, done, *n, *tmp;
+	struct bus1_queue q;
+	struct rb_root all;
+	int count = 0;
+	bool more;
+	u64 ts;
+
+	bus1_queue_init(&q);
+	bus1_queue_node_init(&staged, 1);
+	bus1_queue_node_init(&done, 2);
+	ts = bus1_queue_stage(&q, &staged);
+	bus1_queue_commit(&q, &done, 0);
+	KUNIT_EXPECT_EQ(test, bus1_queue_length(&q), 2UL);
+	/* A staged first entry hides the committed one behind it. */
+	KUNIT_EXPECT_NULL(test, bus1_queue_peek(&q, &more));
+
+	bus1_queue_commit(&q, &staged, bus1_queue_commit_ts(ts));
+	/* Peeking leaves the entry in place. */
+	KUNIT_EXPECT_PTR_EQ(test, bus1_queue_peek(&q, &more), &staged);
+	KUNIT_EXPECT_PTR_EQ(test, bus1_queue_peek(&q, &more), &staged);
+	KUNIT_EXPECT_FALSE(test, more);
+	KUNIT_EXPECT_EQ(test, bus1_queue_length(&q), 2UL);
+
+	all = bus1_queue_flush(&q);
+	KUNIT_EXPECT_EQ(test, bus1_queue_length(&q), 0UL);
+	KUNIT_EXPECT_NULL(test, bus1_queue_peek(&q, &more));
+	rbtree_postorder_for_each_entry_safe(n, tmp, &all, rb)
+		count++;
+	KUNIT_EXPECT_EQ(test, count, 2);
+	bus1_queue_deinit(&q);
+}
+
 /*
  * Random interleavings of multicast transactions over a few queues, run
  * step by step as concurrent senders would. Afterwards, any two queues
@@ -282,6 +316,7 @@ static struct kunit_case bus1_queue_test_cases[] = {
 	KUNIT_CASE(bus1_queue_test_remove_unblocks),
 	KUNIT_CASE(bus1_queue_test_equal_timestamp_tie_break),
 	KUNIT_CASE(bus1_queue_test_same_transaction),
+	KUNIT_CASE(bus1_queue_test_peek_and_flush),
 	KUNIT_CASE(bus1_queue_test_random_multicast),
 	{}
 };

@@ -14,6 +14,7 @@
 
 #include <linux/align.h>
 #include <linux/err.h>
+#include <linux/lockdep.h>
 #include <linux/rbtree.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -136,27 +137,16 @@ static void bus1_slices_merge(struct bus1_slice *a, struct bus1_slice *b)
 	kfree(b);
 }
 
-/**
- * bus1_slices_release() - free the allocated slice at an offset
- * @slices:	allocator the slice came from
- * @offset:	its offset
- *
- * Return: 0 on success, -ENXIO if no allocated slice starts at @offset.
- */
-int bus1_slices_release(struct bus1_slices *slices, size_t offset)
+/* Free the allocated @slice and merge it with free neighbours; lock held. */
+static void bus1_slices_unlink(struct bus1_slices *slices,
+			       struct bus1_slice *slice)
 {
-	struct bus1_slice *slice, *next, *prev;
-	struct rb_node *n;
+	struct bus1_slice *next, *prev;
 
-	spin_lock(&slices->lock);
-	n = rb_find(&offset, &slices->busy, bus1_slice_cmp);
-	if (!n) {
-		spin_unlock(&slices->lock);
-		return -ENXIO;
-	}
-	slice = rb_entry(n, struct bus1_slice, rb);
+	lockdep_assert_held(&slices->lock);
 	rb_erase(&slice->rb, &slices->busy);
 	slice->busy = false;
+	slice->published = false;
 	slices->allocated -= slice->size;
 	slices->n_busy--;
 
@@ -170,6 +160,98 @@ int bus1_slices_release(struct bus1_slices *slices, size_t offset)
 		if (!prev->busy)
 			bus1_slices_merge(prev, slice);
 	}
+}
+
+/* The allocated slice at @offset, or NULL; lock held. */
+static struct bus1_slice *bus1_slices_find(struct bus1_slices *slices,
+					   u64 offset)
+{
+	struct rb_node *n;
+	size_t off = offset;
+
+	lockdep_assert_held(&slices->lock);
+	if (off != offset)
+		return NULL;
+	n = rb_find(&off, &slices->busy, bus1_slice_cmp);
+	return n ? rb_entry(n, struct bus1_slice, rb) : NULL;
+}
+
+/**
+ * bus1_slices_usage() - how much of a pool is allocated
+ * @slices:	allocator to look at
+ * @allocated:	set to the number of bytes allocated
+ * @n_busy:	set to the number of allocated slices
+ */
+void bus1_slices_usage(struct bus1_slices *slices, size_t *allocated,
+		       size_t *n_busy)
+{
+	spin_lock(&slices->lock);
+	*allocated = slices->allocated;
+	*n_busy = slices->n_busy;
+	spin_unlock(&slices->lock);
+}
+
+/**
+ * bus1_slices_publish() - hand an allocated slice over to the receiver
+ * @slices:	allocator the slice came from
+ * @slice:	the slice, whose message was just received
+ *
+ * From now on the receiver, and only the receiver, releases the slice.
+ */
+void bus1_slices_publish(struct bus1_slices *slices, struct bus1_slice *slice)
+{
+	spin_lock(&slices->lock);
+	slice->published = true;
+	spin_unlock(&slices->lock);
+}
+
+/**
+ * bus1_slices_free() - free an allocated slice that was never published
+ * @slices:	allocator the slice came from
+ * @slice:	the slice; it must not be used afterwards
+ *
+ * Used when a send fails and when a queued message is flushed.
+ */
+void bus1_slices_free(struct bus1_slices *slices, struct bus1_slice *slice)
+{
+	spin_lock(&slices->lock);
+	bus1_slices_unlink(slices, slice);
+	spin_unlock(&slices->lock);
+}
+
+/**
+ * bus1_slices_release() - release published slices by offset
+ * @slices:	allocator the slices came from
+ * @offsets:	offsets of the slices
+ * @n:		number of offsets
+ *
+ * All or nothing: if one offset does not name a published slice, or names
+ * one already named earlier in @offsets, no slice is released.
+ *
+ * Return: 0 on success, -ENXIO if an offset names no published slice.
+ */
+int bus1_slices_release(struct bus1_slices *slices, const u64 *offsets,
+			size_t n)
+{
+	struct bus1_slice *slice;
+	size_t i;
+
+	spin_lock(&slices->lock);
+	/* Mark each slice by unpublishing it, so a repeated offset fails. */
+	for (i = 0; i < n; i++) {
+		slice = bus1_slices_find(slices, offsets[i]);
+		if (!slice || !slice->published)
+			break;
+		slice->published = false;
+	}
+	if (i < n) {
+		while (i--)
+			bus1_slices_find(slices, offsets[i])->published = true;
+		spin_unlock(&slices->lock);
+		return -ENXIO;
+	}
+	for (i = 0; i < n; i++)
+		bus1_slices_unlink(slices, bus1_slices_find(slices, offsets[i]));
 	spin_unlock(&slices->lock);
 	return 0;
 }

@@ -21,6 +21,8 @@
  * @offset:	start in the pool, a multiple of BUS1_SLICE_ALIGN
  * @size:	length in bytes, a multiple of BUS1_SLICE_ALIGN
  * @busy:	whether the range is allocated
+ * @published:	whether the receiver was told about it, which makes it
+ *		the receiver's to release
  *
  * Protected by the lock of the allocator the slice belongs to.
  */
@@ -30,6 +32,7 @@ struct bus1_slice {
 	size_t offset;
 	size_t size;
 	bool busy;
+	bool published;
 };
 
 /**
@@ -55,6 +58,11 @@ struct bus1_slices {
 int bus1_slices_init(struct bus1_slices *slices, size_t size);
 void bus1_slices_deinit(struct bus1_slices *slices);
 struct bus1_slice *bus1_slices_alloc(struct bus1_slices *slices, size_t size);
-int bus1_slices_release(struct bus1_slices *slices, size_t offset);
+void bus1_slices_usage(struct bus1_slices *slices, size_t *allocated,
+		       size_t *n_busy);
+void bus1_slices_publish(struct bus1_slices *slices, struct bus1_slice *slice);
+void bus1_slices_free(struct bus1_slices *slices, struct bus1_slice *slice);
+int bus1_slices_release(struct bus1_slices *slices, const u64 *offsets,
+			size_t n);
 
 #endif /* __BUS1_SLICE_H */

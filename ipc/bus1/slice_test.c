@@ -14,6 +14,7 @@ static void slices_setup(struct kunit *test, struct bus1_slices *slices)
 	KUNIT_ASSERT_EQ(test, bus1_slices_init(slices, TEST_SIZE), 0);
 }
 
+/* Allocate a slice and publish it, as a received message would be. */
 static size_t alloc_offset(struct kunit *test, struct bus1_slices *slices,
 			   size_t size)
 {
@@ -22,7 +23,13 @@ static size_t alloc_offset(struct kunit *test, struct bus1_slices *slices,
 	KUNIT_ASSERT_FALSE(test, IS_ERR(slice));
 	KUNIT_EXPECT_EQ(test, slice->offset % BUS1_SLICE_ALIGN, 0UL);
 	KUNIT_EXPECT_GE(test, slice->size, size);
+	bus1_slices_publish(slices, slice);
 	return slice->offset;
+}
+
+static int release(struct bus1_slices *slices, u64 offset)
+{
+	return bus1_slices_release(slices, &offset, 1);
 }
 
 static void bus1_slice_test_aligned_and_packed(struct kunit *test)
@@ -56,7 +63,7 @@ static void bus1_slice_test_full(struct kunit *test)
 
 	/* Draining makes the whole pool available again. */
 	for (i = 0; i < 4; i++)
-		KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, i * TEST_SIZE / 4), 0);
+		KUNIT_EXPECT_EQ(test, release(&s, i * TEST_SIZE / 4), 0);
 	KUNIT_EXPECT_EQ(test, s.allocated, 0UL);
 	KUNIT_EXPECT_TRUE(test, list_is_singular(&s.all));
 	KUNIT_EXPECT_EQ(test, alloc_offset(test, &s, TEST_SIZE), 0UL);
@@ -74,15 +81,15 @@ static void bus1_slice_test_reuse_and_merge(struct kunit *test)
 	c = alloc_offset(test, &s, 1024);
 
 	/* A freed hole is reused, first fit. */
-	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, b), 0);
+	KUNIT_EXPECT_EQ(test, release(&s, b), 0);
 	KUNIT_EXPECT_EQ(test, alloc_offset(test, &s, 512), b);
-	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, b), 0);
+	KUNIT_EXPECT_EQ(test, release(&s, b), 0);
 
 	/* Neighbours merge: two freed 1 KiB slices hold 2 KiB again. */
-	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, a), 0);
+	KUNIT_EXPECT_EQ(test, release(&s, a), 0);
 	KUNIT_EXPECT_EQ(test, alloc_offset(test, &s, 2048), a);
 	/* And c with the free tail behind it. */
-	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, c), 0);
+	KUNIT_EXPECT_EQ(test, release(&s, c), 0);
 	KUNIT_EXPECT_EQ(test, alloc_offset(test, &s, 2048), c);
 	KUNIT_EXPECT_EQ(test, list_count_nodes(&s.all), 2UL);
 	bus1_slices_deinit(&s);
@@ -97,14 +104,60 @@ static void bus1_slice_test_release_errors(struct kunit *test)
 	a = alloc_offset(test, &s, 64);
 	alloc_offset(test, &s, 64);
 	/* Inside a slice, in free space, past the end: none is a slice. */
-	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, a + 8), -ENXIO);
-	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, 1024), -ENXIO);
-	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, SIZE_MAX), -ENXIO);
-	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, a), 0);
+	KUNIT_EXPECT_EQ(test, release(&s, a + 8), -ENXIO);
+	KUNIT_EXPECT_EQ(test, release(&s, 1024), -ENXIO);
+	KUNIT_EXPECT_EQ(test, release(&s, SIZE_MAX), -ENXIO);
+	KUNIT_EXPECT_EQ(test, release(&s, a), 0);
 	/* Twice is once too many. */
-	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, a), -ENXIO);
+	KUNIT_EXPECT_EQ(test, release(&s, a), -ENXIO);
 	KUNIT_EXPECT_EQ(test, s.n_busy, 1UL);
 	/* Tearing down with a slice still allocated frees it too. */
+	bus1_slices_deinit(&s);
+}
+
+static void bus1_slice_test_unpublished(struct kunit *test)
+{
+	struct bus1_slices s;
+	struct bus1_slice *queued;
+	size_t a;
+
+	slices_setup(test, &s);
+	/* A slice whose message is still queued is not the receiver's. */
+	queued = bus1_slices_alloc(&s, 64);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(queued));
+	KUNIT_EXPECT_EQ(test, release(&s, queued->offset), -ENXIO);
+	a = alloc_offset(test, &s, 64);
+	/* A flushed message frees its slice by pointer; neighbours merge. */
+	bus1_slices_free(&s, queued);
+	KUNIT_EXPECT_EQ(test, s.n_busy, 1UL);
+	KUNIT_EXPECT_EQ(test, release(&s, a), 0);
+	KUNIT_EXPECT_EQ(test, s.allocated, 0UL);
+	KUNIT_EXPECT_TRUE(test, list_is_singular(&s.all));
+	bus1_slices_deinit(&s);
+}
+
+static void bus1_slice_test_release_all_or_nothing(struct kunit *test)
+{
+	struct bus1_slices s;
+	u64 off[3];
+
+	slices_setup(test, &s);
+	off[0] = alloc_offset(test, &s, 64);
+	off[1] = alloc_offset(test, &s, 64);
+	off[2] = off[0];
+	/* A repeated offset fails the whole call; nothing is released. */
+	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, off, 3), -ENXIO);
+	KUNIT_EXPECT_EQ(test, s.n_busy, 2UL);
+	/* So does an unknown one at the end. */
+	off[2] = 4000;
+	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, off, 3), -ENXIO);
+	KUNIT_EXPECT_EQ(test, s.n_busy, 2UL);
+	/* An offset that does not fit in size_t names no slice either. */
+	off[2] = U64_MAX;
+	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, off, 3), -ENXIO);
+	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, off, 2), 0);
+	KUNIT_EXPECT_EQ(test, s.n_busy, 0UL);
+	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, off, 0), 0);
 	bus1_slices_deinit(&s);
 }
 
@@ -113,6 +166,8 @@ static struct kunit_case bus1_slice_test_cases[] = {
 	KUNIT_CASE(bus1_slice_test_full),
 	KUNIT_CASE(bus1_slice_test_reuse_and_merge),
 	KUNIT_CASE(bus1_slice_test_release_errors),
+	KUNIT_CASE(bus1_slice_test_unpublished),
+	KUNIT_CASE(bus1_slice_test_release_all_or_nothing),
 	{}
 };
 

@@ -7,11 +7,15 @@
  */
 
 #include <linux/file.h>
+#include <linux/slab.h>
 #include <linux/syscalls.h>
 #include <linux/uaccess.h>
+#include <linux/uio.h>
 #include <uapi/linux/bus1.h>
 #include "handle.h"
 #include "peer.h"
+#include "pool.h"
+#include "tx.h"
 
 #define BUS1_PEER_CREATE_FLAGS	(BUS1_PEER_CLOEXEC | BUS1_PEER_NONBLOCK)
 
@@ -127,4 +131,217 @@ SYSCALL_DEFINE4(bus1_handle_transfer, int, src_fd, int, dst_fd,
 		return -EFAULT;
 	}
 	return 0;
+}
+
+/*
+ * Copy an array of @n elements of @size bytes from user space. @n is
+ * bounded by the caller. Return: the copy, or an ERR_PTR.
+ */
+static void *bus1_import_array(const void __user *uptr, size_t n, size_t size)
+{
+	void *array;
+
+	array = kvmalloc_array(n, size, GFP_KERNEL_ACCOUNT);
+	if (!array)
+		return ERR_PTR(-ENOMEM);
+	if (copy_from_user(array, uptr, n * size)) {
+		kvfree(array);
+		return ERR_PTR(-EFAULT);
+	}
+	return array;
+}
+
+/*
+ * Turn the struct bus1_vec array of a send into an iov_iter over the
+ * sender's memory. Return: the iovec array @iter uses, or an ERR_PTR:
+ * -EFAULT for a bad address, -EMSGSIZE if the payload is too large.
+ */
+static struct iovec *bus1_import_vecs(u64 uptr, size_t n,
+				      struct iov_iter *iter)
+{
+	struct bus1_vec *vecs;
+	struct iovec *iov;
+	size_t i, total = 0;
+	int r = 0;
+
+	vecs = bus1_import_array(u64_to_user_ptr(uptr), n, sizeof(*vecs));
+	if (IS_ERR(vecs))
+		return ERR_CAST(vecs);
+	iov = kvmalloc_array(n, sizeof(*iov), GFP_KERNEL_ACCOUNT);
+	if (!iov) {
+		kvfree(vecs);
+		return ERR_PTR(-ENOMEM);
+	}
+
+	for (i = 0; i < n; i++) {
+		void __user *ptr = u64_to_user_ptr(vecs[i].ptr);
+
+		if (vecs[i].len > BUS1_MESSAGE_MAX - total) {
+			r = -EMSGSIZE;
+			break;
+		}
+		/* The address must survive the trip through a pointer. */
+		if ((unsigned long)vecs[i].ptr != vecs[i].ptr ||
+		    !access_ok(ptr, vecs[i].len)) {
+			r = -EFAULT;
+			break;
+		}
+		iov[i].iov_base = ptr;
+		iov[i].iov_len = vecs[i].len;
+		total += vecs[i].len;
+	}
+	kvfree(vecs);
+	if (r) {
+		kvfree(iov);
+		return ERR_PTR(r);
+	}
+	iov_iter_init(iter, ITER_SOURCE, iov, n, total);
+	return iov;
+}
+
+/**
+ * sys_bus1_send() - send a message to one or many handles
+ * @fd:		sending peer
+ * @uargs:	struct bus1_send: destinations and payload
+ * @size:	size of @uargs as user space knows it
+ *
+ * Copies the payload once into the pool of the owner of every destination
+ * node and queues it there, all or nothing, at one logical time.
+ *
+ * Return: 0 on success; -EINVAL for unknown flags, no destination, or a
+ * @size below the first version of the structure; -E2BIG if a field the
+ * kernel does not know is set or @size exceeds a page; -ETOOMANYREFS for
+ * more than BUS1_DESTINATIONS_MAX destinations; -EOVERFLOW for more than
+ * BUS1_VECS_MAX vecs; -EMSGSIZE for a payload above BUS1_MESSAGE_MAX
+ * bytes; -EBADF if @fd is not open, -EBADFD if it is not a bus1 peer;
+ * -EFAULT for a bad address; -ENXIO if the sender holds no handle of a
+ * destination ID; -ENOTUNIQ if a destination is named twice;
+ * -EHOSTUNREACH if the owner of a destination disconnected; -ENOSPC if a
+ * receiver's pool has no room; -ENOMEM when out of memory.
+ */
+SYSCALL_DEFINE3(bus1_send, int, fd, const struct bus1_send __user *, uargs,
+		size_t, size)
+{
+	CLASS(fd, f)(fd);
+	struct bus1_peer *peer;
+	struct bus1_send args;
+	struct iov_iter payload;
+	struct iovec *iov;
+	u64 *ids;
+	int r;
+
+	if (size < BUS1_SEND_SIZE_VER0)
+		return -EINVAL;
+	if (size > PAGE_SIZE)
+		return -E2BIG;
+	r = copy_struct_from_user(&args, sizeof(args), uargs, size);
+	if (r)
+		return r;
+	if (args.flags || !args.n_destinations)
+		return -EINVAL;
+	if (args.n_destinations > BUS1_DESTINATIONS_MAX)
+		return -ETOOMANYREFS;
+	if (args.n_vecs > BUS1_VECS_MAX)
+		return -EOVERFLOW;
+	peer = bus1_peer_from_fd(f);
+	if (IS_ERR(peer))
+		return PTR_ERR(peer);
+
+	ids = bus1_import_array(u64_to_user_ptr(args.ptr_destinations),
+				args.n_destinations, sizeof(*ids));
+	if (IS_ERR(ids))
+		return PTR_ERR(ids);
+	iov = bus1_import_vecs(args.ptr_vecs, args.n_vecs, &payload);
+	if (IS_ERR(iov)) {
+		kvfree(ids);
+		return PTR_ERR(iov);
+	}
+
+	r = bus1_tx_send(peer, ids, args.n_destinations, &payload);
+	kvfree(iov);
+	kvfree(ids);
+	return r;
+}
+
+/**
+ * sys_bus1_recv() - receive the next message
+ * @fd:		receiving peer
+ * @uargs:	struct bus1_recv: flags in, the message out
+ * @size:	size of @uargs as user space knows it
+ *
+ * Blocks until a message can be received, unless @fd is O_NONBLOCK. The
+ * payload stays in the pool until it is released with
+ * bus1_slice_release().
+ *
+ * Return: 0 on success; -EINVAL for unknown flags or a @size below the
+ * first version of the structure; -E2BIG if a field the kernel does not
+ * know is set or @size exceeds a page; -EBADF if @fd is not open, -EBADFD
+ * if it is not a bus1 peer; -EAGAIN if @fd is non-blocking and nothing can
+ * be received; -EINTR if a signal arrived while waiting; -EFAULT if
+ * @uargs cannot be read or written (the message stays queued).
+ */
+SYSCALL_DEFINE3(bus1_recv, int, fd, struct bus1_recv __user *, uargs,
+		size_t, size)
+{
+	CLASS(fd, f)(fd);
+	struct bus1_peer *peer;
+	struct bus1_recv args;
+	int r;
+
+	if (size < BUS1_RECV_SIZE_VER0)
+		return -EINVAL;
+	if (size > PAGE_SIZE)
+		return -E2BIG;
+	r = copy_struct_from_user(&args, sizeof(args), uargs, size);
+	if (r)
+		return r;
+	if (args.flags)
+		return -EINVAL;
+	peer = bus1_peer_from_fd(f);
+	if (IS_ERR(peer))
+		return PTR_ERR(peer);
+
+	return bus1_peer_recv(peer, fd_file(f)->f_flags & O_NONBLOCK, uargs,
+			      size);
+}
+
+/**
+ * sys_bus1_slice_release() - hand received payloads back to the pool
+ * @fd:		receiving peer
+ * @uoffsets:	array of pool offsets, as bus1_recv() reported them
+ * @n:		number of offsets, at most BUS1_RELEASE_MAX
+ * @flags:	must be 0
+ *
+ * All or nothing: either every slice is released, or none is.
+ *
+ * Return: 0 on success; -EINVAL for a non-zero @flags, -E2BIG if @n
+ * exceeds BUS1_RELEASE_MAX; -EBADF if @fd is not open, -EBADFD if it is
+ * not a bus1 peer; -EFAULT if @uoffsets cannot be read; -ENXIO if an
+ * offset is not that of a received, unreleased slice, or appears twice;
+ * -ENOMEM when out of memory.
+ */
+SYSCALL_DEFINE4(bus1_slice_release, int, fd, const __u64 __user *, uoffsets,
+		unsigned int, n, unsigned int, flags)
+{
+	CLASS(fd, f)(fd);
+	struct bus1_peer *peer;
+	u64 *offsets;
+	int r;
+
+	if (flags)
+		return -EINVAL;
+	if (n > BUS1_RELEASE_MAX)
+		return -E2BIG;
+	peer = bus1_peer_from_fd(f);
+	if (IS_ERR(peer))
+		return PTR_ERR(peer);
+	if (!n)
+		return 0;
+
+	offsets = bus1_import_array(uoffsets, n, sizeof(*offsets));
+	if (IS_ERR(offsets))
+		return PTR_ERR(offsets);
+	r = bus1_pool_release(&peer->pool, offsets, n);
+	kvfree(offsets);
+	return r;
 }

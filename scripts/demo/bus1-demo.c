@@ -8,11 +8,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/bus1.h>
 
@@ -69,6 +71,122 @@ static void demo_handles(int a)
 	close(b);
 }
 
+static int peer(void)
+{
+	return syscall(__NR_bus1_peer_create, BUS1_PEER_CLOEXEC);
+}
+
+static __u64 node_of(int fd)
+{
+	__u64 id = 0;
+
+	syscall(__NR_bus1_node_create, fd, &id, 0);
+	return id;
+}
+
+static __u64 give(int src, __u64 id, int dst)
+{
+	struct bus1_transfer t = { .src_id = id };
+
+	return syscall(__NR_bus1_handle_transfer, src, dst, &t, sizeof(t)) ? 0 : t.dst_id;
+}
+
+static int send_text(int fd, const __u64 *dst, unsigned int n, const char *text)
+{
+	struct bus1_vec vec = { (uintptr_t)text, strlen(text) + 1 };
+	struct bus1_send s = {
+		.ptr_destinations = (uintptr_t)dst, .n_destinations = n,
+		.ptr_vecs = (uintptr_t)&vec, .n_vecs = 1,
+	};
+
+	return syscall(__NR_bus1_send, fd, &s, sizeof(s));
+}
+
+/* Receive one message, print it as text, and release its slice. */
+static int recv_text(int fd, const char *who)
+{
+	struct bus1_recv r = {};
+	const char *pool;
+	int ok;
+
+	pool = mmap(NULL, BUS1_POOL_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+	ok = pool != MAP_FAILED && !syscall(__NR_bus1_recv, fd, &r, sizeof(r));
+	if (ok) {
+		printf("         %s (pid %d) got \"%s\" for node %llu at pool offset %llu\n",
+		       who, getpid(), pool + r.offset, (unsigned long long)r.destination,
+		       (unsigned long long)r.offset);
+		ok = !syscall(__NR_bus1_slice_release, fd, &r.offset, 1, 0);
+	}
+	if (pool != MAP_FAILED)
+		munmap((void *)pool, BUS1_POOL_SIZE);
+	fflush(stdout);
+	return ok;
+}
+
+/* Wait for every child; true if all of them exited with 0. */
+static int children_ok(void)
+{
+	int status, ok = 1;
+
+	while (wait(&status) > 0)
+		ok &= WIFEXITED(status) && !WEXITSTATUS(status);
+	return ok;
+}
+
+/* Two processes: a client sends a request, the server answers it. */
+static void demo_request_reply(void)
+{
+	int server = peer(), client = peer();
+	__u64 server_node = node_of(server), client_node = node_of(client);
+	__u64 to_server = give(server, server_node, client);
+	__u64 to_client = give(client, client_node, server);
+
+	step(to_server && to_client, "a server and a client peer hold handles to each other");
+	fflush(stdout);
+	if (!fork()) {
+		close(server);
+		_exit(!(send_text(client, &to_server, 1, "ping") == 0 &&
+			recv_text(client, "client")));
+	}
+	close(client);
+	step(recv_text(server, "server") &&
+	     send_text(server, &to_client, 1, "pong") == 0,
+	     "bus1_send()/bus1_recv(): the server got the request and answered");
+	step(children_ok(), "the client process got the answer");
+	close(server);
+}
+
+/* One send reaches three receiver processes, atomically. */
+static void demo_multicast(void)
+{
+	int sender = peer(), rx[3], i;
+	__u64 dst[3], twice[2];
+
+	for (i = 0; i < 3; i++) {
+		rx[i] = peer();
+		dst[i] = give(rx[i], node_of(rx[i]), sender);
+	}
+	fflush(stdout);
+	for (i = 0; i < 3; i++) {
+		if (!fork()) {
+			char who[16];
+
+			snprintf(who, sizeof(who), "receiver %d", i);
+			_exit(!recv_text(rx[i], who));
+		}
+	}
+	step(send_text(sender, dst, 3, "one message, three receivers") == 0,
+	     "bus1_send() to three handles at once: one transaction");
+	step(children_ok(), "each receiver process got its own copy, in its own pool");
+	twice[0] = dst[0];
+	twice[1] = dst[0];
+	step(send_text(sender, twice, 2, "x") < 0 && errno == ENOTUNIQ,
+	     "naming a destination twice fails with ENOTUNIQ, nothing sent");
+	for (i = 0; i < 3; i++)
+		close(rx[i]);
+	close(sender);
+}
+
 int main(void)
 {
 	struct pollfd pfd;
@@ -103,6 +221,9 @@ int main(void)
 	     "an unknown flag fails with EINVAL");
 
 	demo_handles(fd);
+	printf("  messages:\n");
+	demo_request_reply();
+	demo_multicast();
 
 	close(fd);
 	step(pool != MAP_FAILED && ((char *)pool)[0] == 0,

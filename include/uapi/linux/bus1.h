@@ -38,4 +38,71 @@ struct bus1_transfer {
 
 #define BUS1_TRANSFER_SIZE_VER0	24	/* sizeof first published struct */
 
+/*
+ * Limits of one bus1_send() call. A message larger than the pool of its
+ * receiver could never be delivered.
+ */
+#define BUS1_DESTINATIONS_MAX	1024U		/* handle IDs per send */
+#define BUS1_VECS_MAX		1024U		/* payload pieces per send */
+#define BUS1_MESSAGE_MAX	BUS1_POOL_SIZE	/* payload bytes per send */
+#define BUS1_RELEASE_MAX	1024U		/* offsets per bus1_slice_release() */
+
+/**
+ * struct bus1_vec - one piece of a message payload
+ * @ptr:	address of the bytes in the sender's memory
+ * @len:	number of bytes
+ */
+struct bus1_vec {
+	__u64 ptr;
+	__u64 len;
+};
+
+/**
+ * struct bus1_send - arguments of bus1_send()
+ * @flags:		must be 0
+ * @ptr_destinations:	address of an array of handle IDs (__u64) to send to
+ * @n_destinations:	number of entries in that array, 1 to
+ *			BUS1_DESTINATIONS_MAX
+ * @ptr_vecs:		address of an array of struct bus1_vec, the payload
+ * @n_vecs:		number of entries in that array, 0 to BUS1_VECS_MAX
+ */
+struct bus1_send {
+	__u64 flags;
+	__u64 ptr_destinations;
+	__u64 n_destinations;
+	__u64 ptr_vecs;
+	__u64 n_vecs;
+};
+
+#define BUS1_SEND_SIZE_VER0	40	/* sizeof first published struct */
+
+/* Types of the entries bus1_recv() returns. */
+#define BUS1_MSG_DATA		1	/* a message sent with bus1_send() */
+
+/* Flags bus1_recv() returns in bus1_recv.msg_flags. */
+#define BUS1_MSG_CONTINUE	(1ULL << 0)	/* next entry: same transaction */
+
+/**
+ * struct bus1_recv - arguments of bus1_recv()
+ * @flags:		in: must be 0
+ * @msg_flags:		out: BUS1_MSG_* flags of the entry
+ * @type:		out: BUS1_MSG_DATA
+ * @destination:	out: the receiver's ID of the node the entry was sent to
+ * @offset:		out: offset of the payload in the receive pool
+ * @size:		out: size of the payload in bytes
+ *
+ * The payload stays in the pool at @offset until it is handed back with
+ * bus1_slice_release().
+ */
+struct bus1_recv {
+	__u64 flags;
+	__u64 msg_flags;
+	__u64 type;
+	__u64 destination;
+	__u64 offset;
+	__u64 size;
+};
+
+#define BUS1_RECV_SIZE_VER0	48	/* sizeof first published struct */
+
 #endif /* _UAPI_LINUX_BUS1_H */

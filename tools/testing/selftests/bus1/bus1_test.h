@@ -28,6 +28,22 @@ static inline int bus1_handle_transfer(int src_fd, int dst_fd,
 	return syscall(__NR_bus1_handle_transfer, src_fd, dst_fd, args, size);
 }
 
+static inline int bus1_send(int fd, struct bus1_send *args, size_t size)
+{
+	return syscall(__NR_bus1_send, fd, args, size);
+}
+
+static inline int bus1_recv(int fd, struct bus1_recv *args, size_t size)
+{
+	return syscall(__NR_bus1_recv, fd, args, size);
+}
+
+static inline int bus1_slice_release(int fd, const __u64 *offsets,
+				     unsigned int n, unsigned int flags)
+{
+	return syscall(__NR_bus1_slice_release, fd, offsets, n, flags);
+}
+
 /* Transfer @id from @src to @dst; returns the new ID, or 0 on failure. */
 static inline __u64 bus1_transfer_id(int src, __u64 id, int dst)
 {

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bus1 transactions
+ *
+ * A send delivers one payload to every destination node, all or nothing,
+ * in three steps:
+ *
+ *  1. Prepare: resolve the handle IDs of the sender to nodes, take an
+ *     active reference on the owner of each, allocate a message and a
+ *     slice of that owner's pool. Any failure here undoes everything.
+ *  2. Copy: write the payload from the sender's memory into each slice.
+ *     This is the only copy; a fault undoes everything too.
+ *  3. Commit: put the messages into the receivers' queues so that they
+ *     appear at one logical time (see queue.c). Nothing can fail any more.
+ *
+ * No lock is held across the steps. Each step takes the lock of one
+ * object at a time: the sender's handle table, one receiver's slice
+ * allocator, one receiver's queue. Two transactions share a lock only if
+ * they share a receiver (or a sender).
+ *
+ * The active references keep each receiver's pool and queue from being
+ * torn down while the transaction uses them; a receiver that disconnected
+ * before the transaction reached it fails the send.
+ */
+
+#include <linux/err.h>
+#include <linux/minmax.h>
+#include <linux/poll.h>
+#include <linux/slab.h>
+#include <linux/uio.h>
+#include <linux/wait.h>
+#include <uapi/linux/bus1.h>
+#include "handle.h"
+#include "message.h"
+#include "peer.h"
+#include "pool.h"
+#include "queue.h"
+#include "tx.h"
+
+/**
+ * struct bus1_tx_dest - one destination of a transaction
+ * @node:	the destination node, a counted reference
+ * @peer:	owner of @node; an active reference once @msg is set
+ * @msg:	the message for @peer, until it is committed
+ */
+struct bus1_tx_dest {
+	struct bus1_node *node;
+	struct bus1_peer *peer;
+	struct bus1_message *msg;
+};
+
+/**
+ * struct bus1_tx - a transaction in flight
+ * @sender:	the sending peer
+ * @n_dests:	number of destinations
+ * @dests:	the destinations, in the order user space named them
+ *
+ * Lives on the sender's stack and heap for the duration of one send. Its
+ * address is the tie-break key of its messages: no two transactions in
+ * flight share it.
+ */
+struct bus1_tx {
+	struct bus1_peer *sender;
+	size_t n_dests;
+	struct bus1_tx_dest *dests;
+};
+
+/* Give up the messages of an uncommitted transaction, and every reference. */
+static void bus1_tx_destroy(struct bus1_tx *tx)
+{
+	struct bus1_tx_dest *d;
+	size_t i;
+
+	for (i = 0; i < tx->n_dests; i++) {
+		d = &tx->dests[i];
+		if (d->msg) {
+			bus1_pool_free(&d->peer->pool, d->msg->slice);
+			kfree(d->msg);
+			bus1_peer_release(d->peer);
+		}
+		bus1_node_put(d->node);
+	}
+	kfree(tx->dests);
+}
+
+/* Step 1: an active reference, a message and a slice per destination. */
+static int bus1_tx_prepare(struct bus1_tx *tx, size_t size)
+{
+	struct bus1_message *msg;
+	struct bus1_slice *slice;
+	struct bus1_tx_dest *d;
+	size_t i;
+
+	for (i = 0; i < tx->n_dests; i++) {
+		d = &tx->dests[i];
+		d->peer = d->node->owner;
+		msg = kzalloc(sizeof(*msg), GFP_KERNEL_ACCOUNT);
+		if (!msg)
+			return -ENOMEM;
+		if (!bus1_peer_acquire(d->peer)) {
+			kfree(msg);
+			return -EHOSTUNREACH;
+		}
+		slice = bus1_pool_alloc(&d->peer->pool, size);
+		if (IS_ERR(slice)) {
+			bus1_peer_release(d->peer);
+			kfree(msg);
+			return PTR_ERR(slice);
+		}
+
+		bus1_queue_node_init(&msg->qnode, (unsigned long)tx);
+		msg->slice = slice;
+		msg->type = BUS1_MSG_DATA;
+		msg->destination = d->node->id;
+		msg->size = size;
+		d->msg = msg;
+	}
+	return 0;
+}
+
+/* Step 2: copy the payload into every slice, each from the start. */
+static int bus1_tx_copy(struct bus1_tx *tx, const struct iov_iter *payload)
+{
+	struct bus1_tx_dest *d;
+	struct iov_iter iter;
+	size_t i;
+	int r;
+
+	for (i = 0; i < tx->n_dests; i++) {
+		d = &tx->dests[i];
+		iter = *payload;
+		r = bus1_pool_write(&d->peer->pool, d->msg->slice, &iter);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* Commit @d at @ts and wake its receiver if it can receive now. */
+static void bus1_tx_commit_one(struct bus1_tx_dest *d, u64 ts)
+{
+	struct bus1_message *msg = d->msg;
+
+	/* From here on the receiver owns the message; do not touch it. */
+	d->msg = NULL;
+	if (bus1_queue_commit(&d->peer->queue, &msg->qnode, ts))
+		wake_up_interruptible_poll(&d->peer->waitq,
+					   EPOLLIN | EPOLLRDNORM);
+}
+
+/*
+ * Step 3: stage every message, then commit all at one timestamp above
+ * every staging timestamp and the sender's clock. A single destination
+ * needs no staging: it commits right above its queue's clock. The
+ * sender's clock then moves past the commit, so whatever the sender does
+ * next is ordered after this transaction.
+ */
+static void bus1_tx_commit(struct bus1_tx *tx)
+{
+	struct bus1_queue *sender_queue = &tx->sender->queue;
+	struct bus1_tx_dest *d;
+	u64 ts;
+	size_t i;
+
+	ts = bus1_queue_tick(sender_queue, 0);
+	if (tx->n_dests == 1) {
+		d = &tx->dests[0];
+		bus1_tx_commit_one(d, bus1_queue_commit_ts(ts));
+		/* The queue's clock is now at or above the commit. */
+		ts = bus1_queue_tick(&d->peer->queue, 0);
+	} else {
+		for (i = 0; i < tx->n_dests; i++) {
+			d = &tx->dests[i];
+			ts = max(ts, bus1_queue_stage(&d->peer->queue,
+						      &d->msg->qnode));
+		}
+		ts = bus1_queue_commit_ts(ts);
+		for (i = 0; i < tx->n_dests; i++)
+			bus1_tx_commit_one(&tx->dests[i], ts);
+	}
+	bus1_queue_tick(sender_queue, ts);
+
+	for (i = 0; i < tx->n_dests; i++)
+		bus1_peer_release(tx->dests[i].peer);
+}
+
+/**
+ * bus1_tx_send() - send one message to one or many handles
+ * @sender:	sending peer
+ * @ids:	IDs of handles of @sender, no two naming the same node
+ * @n_ids:	number of IDs, at least one
+ * @payload:	the payload, in the sender's memory
+ *
+ * Every destination receives the message, or none does. All destinations
+ * see it at the same logical time: if two sends share destinations, each
+ * of those sees them in the same order.
+ *
+ * Return: 0 on success; -ENXIO if @sender holds no handle of one of @ids,
+ * -ENOTUNIQ if two IDs are the same, -EHOSTUNREACH if the owner of a
+ * destination node disconnected, -ENOSPC if a receiver's pool has no room
+ * for the payload, -EFAULT if the payload cannot be read, -ENOMEM when out
+ * of memory.
+ */
+int bus1_tx_send(struct bus1_peer *sender, const u64 *ids, size_t n_ids,
+		 struct iov_iter *payload)
+{
+	struct bus1_node **nodes;
+	struct bus1_tx tx = { .sender = sender };
+	size_t i;
+	int r;
+
+	tx.dests = kcalloc(n_ids, sizeof(*tx.dests), GFP_KERNEL_ACCOUNT);
+	nodes = kcalloc(n_ids, sizeof(*nodes), GFP_KERNEL_ACCOUNT);
+	if (!tx.dests || !nodes) {
+		kfree(tx.dests);
+		kfree(nodes);
+		return -ENOMEM;
+	}
+	r = bus1_handles_resolve(sender, ids, n_ids, nodes);
+	if (r) {
+		kfree(tx.dests);
+		kfree(nodes);
+		return r;
+	}
+	for (i = 0; i < n_ids; i++)
+		tx.dests[i].node = nodes[i];
+	tx.n_dests = n_ids;
+	kfree(nodes);
+
+	r = bus1_tx_prepare(&tx, iov_iter_count(payload));
+	if (!r)
+		r = bus1_tx_copy(&tx, payload);
+	if (!r)
+		bus1_tx_commit(&tx);
+	bus1_tx_destroy(&tx);
+	return r;
+}

@@ -261,9 +261,13 @@ int bus1_peer_recv(struct bus1_peer *peer, bool nonblock,
 	int r;
 
 	for (;;) {
-		r = mutex_lock_interruptible(&peer->recv_lock);
-		if (r)
-			return r;
+		/* Another receiver holds the lock only to copy out a result. */
+		if (nonblock) {
+			if (!mutex_trylock(&peer->recv_lock))
+				return -EAGAIN;
+		} else if (mutex_lock_interruptible(&peer->recv_lock)) {
+			return -ERESTARTSYS;
+		}
 		qnode = bus1_queue_peek(&peer->queue, &more);
 		if (qnode)
 			break;

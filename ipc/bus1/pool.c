@@ -88,22 +88,40 @@ struct bus1_slice *bus1_pool_alloc(struct bus1_pool *pool, size_t size)
  *
  * This is the one copy of a message: the bytes go from the sender's
  * memory through the page cache of the shmem file into the pages the
- * receiver maps. The write path faults pages in as needed, even when the
- * source is a mapping of this very pool, and holds no bus1 lock.
+ * receiver maps.
  *
- * Return: 0 on success, -EFAULT if part of the payload cannot be read, or
- * another negative error code of the write.
+ * generic_perform_write() is called directly, not through the file's
+ * write_iter: that path takes the inode lock and applies the checks of a
+ * file user space writes to. Neither fits. The sender's RLIMIT_FSIZE must
+ * not depend on where a slice lies in someone else's pool, and a sender
+ * that stalls while faulting in its own memory must not hold a lock of
+ * the receiver. The inode lock is not needed: the pool never changes
+ * size and has no seals, so writers meet only on a folio, and its lock,
+ * taken for each copy with page faults disabled, orders them as it
+ * orders page faults. Source pages are faulted in with no lock held,
+ * even when the source is a mapping of this very pool.
+ *
+ * Return: 0 on success, -EFAULT if part of the payload cannot be read,
+ * -ENOMEM if no memory backs the pool, or another negative error code.
  */
 int bus1_pool_write(struct bus1_pool *pool, struct bus1_slice *slice,
 		    struct iov_iter *iter)
 {
 	size_t len = iov_iter_count(iter);
-	loff_t pos = slice->offset;
+	struct kiocb kiocb;
 	ssize_t n;
 
 	if (!len)
 		return 0;
-	n = vfs_iter_write(pool->file, iter, &pos, 0);
+	if (WARN_ON(len > slice->size))
+		return -EINVAL;
+
+	init_sync_kiocb(&kiocb, pool->file);
+	kiocb.ki_pos = slice->offset;
+	n = generic_perform_write(&kiocb, iter);
+	/* shmem reports a failed memory charge as a full file. */
+	if (n == -ENOSPC)
+		return -ENOMEM;
 	if (n < 0)
 		return n;
 	return n == len ? 0 : -EFAULT;

@@ -147,6 +147,43 @@ static void bus1_queue_test_same_transaction(struct kunit *test)
 	bus1_queue_deinit(&q);
 }
 
+/*
+ * A multicast X to q1 and q2 is received on q1 before it commits on q2,
+ * and what the receiver does then (say, a pipe write) makes another peer
+ * send Y to q2. Because the sender raises every destination clock to the
+ * commit timestamp before it commits anywhere, Y lands after X on q2.
+ */
+static void bus1_queue_test_cause_before_commit(struct kunit *test)
+{
+	struct bus1_queue_node x1, x2, y;
+	struct bus1_queue q1, q2;
+	u64 ts;
+
+	bus1_queue_init(&q1);
+	bus1_queue_init(&q2);
+	/* q1 has seen more than q2, so X's commit is far above q2's clock. */
+	bus1_queue_tick(&q1, 100);
+	bus1_queue_node_init(&x1, 1);
+	bus1_queue_node_init(&x2, 1);
+	bus1_queue_node_init(&y, 2);
+
+	ts = max(bus1_queue_stage(&q1, &x1), bus1_queue_stage(&q2, &x2));
+	ts = bus1_queue_commit_ts(ts);
+	bus1_queue_tick(&q1, ts);
+	bus1_queue_tick(&q2, ts);
+	bus1_queue_commit(&q1, &x1, ts);
+	KUNIT_EXPECT_PTR_EQ(test, pop(&q1, NULL), &x1);
+
+	/* Caused by the receipt, sent by a peer whose clock is still 0. */
+	bus1_queue_commit(&q2, &y, bus1_queue_commit_ts(0));
+	KUNIT_EXPECT_GT(test, y.ts, ts);
+	bus1_queue_commit(&q2, &x2, ts);
+	KUNIT_EXPECT_PTR_EQ(test, pop(&q2, NULL), &x2);
+	KUNIT_EXPECT_PTR_EQ(test, pop(&q2, NULL), &y);
+	bus1_queue_deinit(&q1);
+	bus1_queue_deinit(&q2);
+}
+
 static void bus1_queue_test_peek_and_flush(struct kunit *test)
 {
 	struct bus1_queue_node staged, done, *n, *tmp;
@@ -317,6 +354,7 @@ static struct kunit_case bus1_queue_test_cases[] = {
 	KUNIT_CASE(bus1_queue_test_equal_timestamp_tie_break),
 	KUNIT_CASE(bus1_queue_test_same_transaction),
 	KUNIT_CASE(bus1_queue_test_peek_and_flush),
+	KUNIT_CASE(bus1_queue_test_cause_before_commit),
 	KUNIT_CASE(bus1_queue_test_random_multicast),
 	{}
 };

@@ -134,6 +134,15 @@ SYSCALL_DEFINE4(bus1_handle_transfer, int, src_fd, int, dst_fd,
 }
 
 /*
+ * A __u64 of an argument structure as a user pointer; NULL if it does not
+ * fit in one (a 32-bit kernel), which then fails like any bad address.
+ */
+static void __user *bus1_user_ptr(u64 uptr)
+{
+	return (unsigned long)uptr == uptr ? u64_to_user_ptr(uptr) : NULL;
+}
+
+/*
  * Copy an array of @n elements of @size bytes from user space. @n is
  * bounded by the caller. Return: the copy, or an ERR_PTR.
  */
@@ -141,6 +150,8 @@ static void *bus1_import_array(const void __user *uptr, size_t n, size_t size)
 {
 	void *array;
 
+	if (n && !uptr)
+		return ERR_PTR(-EFAULT);
 	array = kvmalloc_array(n, size, GFP_KERNEL_ACCOUNT);
 	if (!array)
 		return ERR_PTR(-ENOMEM);
@@ -164,7 +175,7 @@ static struct iovec *bus1_import_vecs(u64 uptr, size_t n,
 	size_t i, total = 0;
 	int r = 0;
 
-	vecs = bus1_import_array(u64_to_user_ptr(uptr), n, sizeof(*vecs));
+	vecs = bus1_import_array(bus1_user_ptr(uptr), n, sizeof(*vecs));
 	if (IS_ERR(vecs))
 		return ERR_CAST(vecs);
 	iov = kvmalloc_array(n, sizeof(*iov), GFP_KERNEL_ACCOUNT);
@@ -174,15 +185,13 @@ static struct iovec *bus1_import_vecs(u64 uptr, size_t n,
 	}
 
 	for (i = 0; i < n; i++) {
-		void __user *ptr = u64_to_user_ptr(vecs[i].ptr);
+		void __user *ptr = bus1_user_ptr(vecs[i].ptr);
 
 		if (vecs[i].len > BUS1_MESSAGE_MAX - total) {
 			r = -EMSGSIZE;
 			break;
 		}
-		/* The address must survive the trip through a pointer. */
-		if ((unsigned long)vecs[i].ptr != vecs[i].ptr ||
-		    !access_ok(ptr, vecs[i].len)) {
+		if ((!ptr && vecs[i].len) || !access_ok(ptr, vecs[i].len)) {
 			r = -EFAULT;
 			break;
 		}
@@ -247,7 +256,7 @@ SYSCALL_DEFINE3(bus1_send, int, fd, const struct bus1_send __user *, uargs,
 	if (IS_ERR(peer))
 		return PTR_ERR(peer);
 
-	ids = bus1_import_array(u64_to_user_ptr(args.ptr_destinations),
+	ids = bus1_import_array(bus1_user_ptr(args.ptr_destinations),
 				args.n_destinations, sizeof(*ids));
 	if (IS_ERR(ids))
 		return PTR_ERR(ids);
@@ -277,7 +286,8 @@ SYSCALL_DEFINE3(bus1_send, int, fd, const struct bus1_send __user *, uargs,
  * first version of the structure; -E2BIG if a field the kernel does not
  * know is set or @size exceeds a page; -EBADF if @fd is not open, -EBADFD
  * if it is not a bus1 peer; -EAGAIN if @fd is non-blocking and nothing can
- * be received; -EINTR if a signal arrived while waiting; -EFAULT if
+ * be received; -EINTR if a signal arrived while waiting and the call is
+ * not restarted; -EFAULT if
  * @uargs cannot be read or written (the message stays queued).
  */
 SYSCALL_DEFINE3(bus1_recv, int, fd, struct bus1_recv __user *, uargs,

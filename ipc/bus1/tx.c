@@ -15,8 +15,8 @@
  *
  * No lock is held across the steps. Each step takes the lock of one
  * object at a time: the sender's handle table, one receiver's slice
- * allocator, one receiver's queue. Two transactions share a lock only if
- * they share a receiver (or a sender).
+ * allocator, one folio of one receiver's pool, one receiver's queue. Two
+ * transactions share a lock only if they share a receiver (or a sender).
  *
  * The active references keep each receiver's pool and queue from being
  * torn down while the transaction uses them; a receiver that disconnected
@@ -80,7 +80,7 @@ static void bus1_tx_destroy(struct bus1_tx *tx)
 		}
 		bus1_node_put(d->node);
 	}
-	kfree(tx->dests);
+	kvfree(tx->dests);
 }
 
 /* Step 1: an active reference, a message and a slice per destination. */
@@ -150,10 +150,14 @@ static void bus1_tx_commit_one(struct bus1_tx_dest *d, u64 ts)
 
 /*
  * Step 3: stage every message, then commit all at one timestamp above
- * every staging timestamp and the sender's clock. A single destination
- * needs no staging: it commits right above its queue's clock. The
- * sender's clock then moves past the commit, so whatever the sender does
- * next is ordered after this transaction.
+ * every staging timestamp and the sender's clock. Every destination clock
+ * is raised to that timestamp before the first message is committed: a
+ * receiver may act on its message at once, and anything that causes in
+ * another destination queue must be ordered after the message there,
+ * although it is not committed yet. A single destination needs no
+ * staging: it commits right above its queue's clock. The sender's clock
+ * then moves past the commit, so whatever the sender does next is ordered
+ * after this transaction.
  */
 static void bus1_tx_commit(struct bus1_tx *tx)
 {
@@ -175,6 +179,8 @@ static void bus1_tx_commit(struct bus1_tx *tx)
 						      &d->msg->qnode));
 		}
 		ts = bus1_queue_commit_ts(ts);
+		for (i = 0; i < tx->n_dests; i++)
+			bus1_queue_tick(&tx->dests[i].peer->queue, ts);
 		for (i = 0; i < tx->n_dests; i++)
 			bus1_tx_commit_one(&tx->dests[i], ts);
 	}
@@ -199,7 +205,8 @@ static void bus1_tx_commit(struct bus1_tx *tx)
  * -ENOTUNIQ if two IDs are the same, -EHOSTUNREACH if the owner of a
  * destination node disconnected, -ENOSPC if a receiver's pool has no room
  * for the payload, -EFAULT if the payload cannot be read, -ENOMEM when out
- * of memory.
+ * of memory. A failed copy may leave part of the payload in pool space
+ * that is free again; nothing refers to it.
  */
 int bus1_tx_send(struct bus1_peer *sender, const u64 *ids, size_t n_ids,
 		 struct iov_iter *payload)
@@ -209,23 +216,19 @@ int bus1_tx_send(struct bus1_peer *sender, const u64 *ids, size_t n_ids,
 	size_t i;
 	int r;
 
-	tx.dests = kcalloc(n_ids, sizeof(*tx.dests), GFP_KERNEL_ACCOUNT);
-	nodes = kcalloc(n_ids, sizeof(*nodes), GFP_KERNEL_ACCOUNT);
-	if (!tx.dests || !nodes) {
-		kfree(tx.dests);
-		kfree(nodes);
-		return -ENOMEM;
-	}
-	r = bus1_handles_resolve(sender, ids, n_ids, nodes);
+	tx.dests = kvcalloc(n_ids, sizeof(*tx.dests), GFP_KERNEL_ACCOUNT);
+	nodes = kvcalloc(n_ids, sizeof(*nodes), GFP_KERNEL_ACCOUNT);
+	r = tx.dests && nodes ? bus1_handles_resolve(sender, ids, n_ids, nodes)
+			      : -ENOMEM;
 	if (r) {
-		kfree(tx.dests);
-		kfree(nodes);
+		kvfree(tx.dests);
+		kvfree(nodes);
 		return r;
 	}
 	for (i = 0; i < n_ids; i++)
 		tx.dests[i].node = nodes[i];
 	tx.n_dests = n_ids;
-	kfree(nodes);
+	kvfree(nodes);
 
 	r = bus1_tx_prepare(&tx, iov_iter_count(payload));
 	if (!r)

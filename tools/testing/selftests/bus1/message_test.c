@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -320,6 +321,53 @@ TEST_F(msg, self_send)
 			 data, sizeof(data), 0);
 	EXPECT_EQ(0, release(self->a, off));
 	EXPECT_IDLE(self->a);
+}
+
+/*
+ * Writing into a pool is not a file write of the sender's: its
+ * RLIMIT_FSIZE does not apply, wherever the slice lies, and no SIGXFSZ.
+ */
+TEST_F(msg, rlimit_fsize_does_not_apply)
+{
+	static char first[3 * 4096], second[64] = "beyond the limit";
+	struct rlimit old, rl = { .rlim_cur = 4096 };
+	__u64 o1, o2;
+
+	ASSERT_EQ(0, getrlimit(RLIMIT_FSIZE, &old));
+	rl.rlim_max = old.rlim_max;
+	ASSERT_EQ(0, setrlimit(RLIMIT_FSIZE, &rl));
+	EXPECT_EQ(0, send_buf(self->a, self->hb, first, sizeof(first)));
+	EXPECT_EQ(0, send_buf(self->a, self->hb, second, sizeof(second)));
+	ASSERT_EQ(0, setrlimit(RLIMIT_FSIZE, &old));
+
+	o1 = recv_check(_metadata, self->b, self->map_b, self->nb, first,
+			sizeof(first), 0);
+	o2 = recv_check(_metadata, self->b, self->map_b, self->nb, second,
+			sizeof(second), 0);
+	EXPECT_LE(4096, o2);
+	EXPECT_EQ(0, release(self->b, o1));
+	EXPECT_EQ(0, release(self->b, o2));
+	EXPECT_IDLE(self->b);
+}
+
+/* A payload may come from a mapping of the very pool it is written to. */
+TEST_F(msg, payload_from_own_pool)
+{
+	static const char data[] = "echo me";
+	__u64 self_node, o1, o2;
+
+	ASSERT_EQ(0, bus1_node_create(self->b, &self_node, 0));
+	ASSERT_EQ(0, send_buf(self->a, self->hb, data, sizeof(data)));
+	o1 = recv_check(_metadata, self->b, self->map_b, self->nb, data,
+			sizeof(data), 0);
+	ASSERT_EQ(0, send_buf(self->b, self_node, self->map_b + o1,
+			      sizeof(data)));
+	o2 = recv_check(_metadata, self->b, self->map_b, self_node, data,
+			sizeof(data), 0);
+	EXPECT_NE(o1, o2);
+	EXPECT_EQ(0, release(self->b, o1));
+	EXPECT_EQ(0, release(self->b, o2));
+	EXPECT_IDLE(self->b);
 }
 
 TEST_F(msg, multicast)

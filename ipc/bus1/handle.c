@@ -284,15 +284,17 @@ int bus1_handle_release(struct bus1_peer *peer, u64 id)
  * @ids:	handle IDs of @peer
  * @n:		number of IDs
  * @nodes:	array of @n entries, set to a counted reference to each node
+ * @errors:	NULL, or an array of @n entries: an ID that is not found then
+ *		gets ENXIO there and NULL in @nodes instead of failing the call
  *
  * All or nothing: on failure no reference is held. A peer holds one
  * handle per node, so a repeated ID is a repeated node.
  *
- * Return: 0 on success, -ENXIO if @peer holds no handle of one of @ids,
- * -ENOTUNIQ if an ID appears twice.
+ * Return: 0 on success, -ENXIO if @peer holds no handle of one of @ids
+ * (only without @errors), -ENOTUNIQ if an ID appears twice.
  */
 int bus1_handles_resolve(struct bus1_peer *peer, const u64 *ids, size_t n,
-			 struct bus1_node **nodes)
+			 struct bus1_node **nodes, s32 *errors)
 {
 	struct bus1_handle *handle;
 	size_t i;
@@ -303,6 +305,11 @@ int bus1_handles_resolve(struct bus1_peer *peer, const u64 *ids, size_t n,
 	mark = ++peer->handles.resolve_seq;
 	for (i = 0; i < n; i++) {
 		handle = bus1_handle_find(peer, ids[i]);
+		if (!handle && errors) {
+			errors[i] = ENXIO;
+			nodes[i] = NULL;
+			continue;
+		}
 		if (!handle) {
 			r = -ENXIO;
 			break;
@@ -319,6 +326,7 @@ int bus1_handles_resolve(struct bus1_peer *peer, const u64 *ids, size_t n,
 
 	if (r)
 		while (i--)
-			bus1_node_put(nodes[i]);
+			if (nodes[i])
+				bus1_node_put(nodes[i]);
 	return r;
 }

@@ -80,7 +80,7 @@ int bus1_handle_transfer(struct bus1_peer *src, u64 src_id,
 			 struct bus1_peer *dst, u64 *dst_id);
 int bus1_handle_release(struct bus1_peer *peer, u64 id);
 int bus1_handles_resolve(struct bus1_peer *peer, const u64 *ids, size_t n,
-			 struct bus1_node **nodes);
+			 struct bus1_node **nodes, s32 *errors);
 void bus1_node_put(struct bus1_node *node);
 
 #endif /* __BUS1_HANDLE_H */

@@ -215,10 +215,13 @@ static struct iovec *bus1_import_vecs(u64 uptr, size_t n,
  * @size:	size of @uargs as user space knows it
  *
  * Copies the payload once into the pool of the owner of every destination
- * node and queues it there, all or nothing, at one logical time.
+ * node and queues it there, all or nothing, at one logical time. With
+ * BUS1_SEND_CONTINUE, destinations that fail are left out instead, and
+ * each one's result is reported in the array at ptr_errors.
  *
- * Return: 0 on success; -EINVAL for unknown flags, no destination, or a
- * @size below the first version of the structure; -E2BIG if a field the
+ * Return: 0 on success; -EINVAL for unknown flags, no destination,
+ * ptr_errors without BUS1_SEND_CONTINUE, or a @size below the first
+ * version of the structure; -E2BIG if a field the
  * kernel does not know is set or @size exceeds a page; -ETOOMANYREFS for
  * more than BUS1_DESTINATIONS_MAX destinations; -EOVERFLOW for more than
  * BUS1_VECS_MAX vecs; -EMSGSIZE for a payload above BUS1_MESSAGE_MAX
@@ -226,7 +229,9 @@ static struct iovec *bus1_import_vecs(u64 uptr, size_t n,
  * -EFAULT for a bad address; -ENXIO if the sender holds no handle of a
  * destination ID; -ENOTUNIQ if a destination is named twice;
  * -EHOSTUNREACH if the owner of a destination disconnected; -ENOSPC if a
- * receiver's pool has no room; -ENOMEM when out of memory.
+ * receiver's pool has no room; -ENOMEM when out of memory. With
+ * BUS1_SEND_CONTINUE, ENXIO, EHOSTUNREACH, ENOSPC and ENOMEM of a single
+ * destination are reported in its entry of ptr_errors instead.
  */
 SYSCALL_DEFINE3(bus1_send, int, fd, const struct bus1_send __user *, uargs,
 		size_t, size)
@@ -236,6 +241,7 @@ SYSCALL_DEFINE3(bus1_send, int, fd, const struct bus1_send __user *, uargs,
 	struct bus1_send args;
 	struct iov_iter payload;
 	struct iovec *iov;
+	s32 __user *uerrors;
 	u64 *ids;
 	int r;
 
@@ -246,7 +252,8 @@ SYSCALL_DEFINE3(bus1_send, int, fd, const struct bus1_send __user *, uargs,
 	r = copy_struct_from_user(&args, sizeof(args), uargs, size);
 	if (r)
 		return r;
-	if (args.flags || !args.n_destinations)
+	if ((args.flags & ~BUS1_SEND_CONTINUE) || !args.n_destinations ||
+	    (!(args.flags & BUS1_SEND_CONTINUE) && args.ptr_errors))
 		return -EINVAL;
 	if (args.n_destinations > BUS1_DESTINATIONS_MAX)
 		return -ETOOMANYREFS;
@@ -266,7 +273,15 @@ SYSCALL_DEFINE3(bus1_send, int, fd, const struct bus1_send __user *, uargs,
 		return PTR_ERR(iov);
 	}
 
-	r = bus1_tx_send(peer, ids, args.n_destinations, &payload);
+	uerrors = NULL;
+	if (args.flags & BUS1_SEND_CONTINUE) {
+		uerrors = bus1_user_ptr(args.ptr_errors);
+		if (!uerrors)
+			r = -EFAULT;
+	}
+	if (!r)
+		r = bus1_tx_send(peer, ids, args.n_destinations, &payload,
+				 uerrors);
 	kvfree(iov);
 	kvfree(ids);
 	return r;

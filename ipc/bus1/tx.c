@@ -7,9 +7,12 @@
  *
  *  1. Prepare: resolve the handle IDs of the sender to nodes, take an
  *     active reference on the owner of each, allocate a message and a
- *     slice of that owner's pool. Any failure here undoes everything.
+ *     slice of that owner's pool. Any failure here undoes everything,
+ *     unless the sender asked for per-destination results: then a
+ *     destination that fails is left out and its errno reported.
  *  2. Copy: write the payload from the sender's memory into each slice.
- *     This is the only copy; a fault undoes everything too.
+ *     This is the only copy; a fault undoes everything. The results are
+ *     written out after it, and a fault there undoes everything too.
  *  3. Commit: put the messages into the receivers' queues so that they
  *     appear at one logical time (see queue.c). Nothing can fail any more.
  *
@@ -27,6 +30,7 @@
 #include <linux/minmax.h>
 #include <linux/poll.h>
 #include <linux/slab.h>
+#include <linux/uaccess.h>
 #include <linux/uio.h>
 #include <linux/wait.h>
 #include <uapi/linux/bus1.h>
@@ -39,14 +43,17 @@
 
 /**
  * struct bus1_tx_dest - one destination of a transaction
- * @node:	the destination node, a counted reference
- * @peer:	owner of @node; an active reference once @msg is set
+ * @node:	the destination node, a counted reference; NULL if its ID
+ *		was not found
+ * @peer:	owner of @node
  * @msg:	the message for @peer, until it is committed
+ * @active:	whether an active reference to @peer is held
  */
 struct bus1_tx_dest {
 	struct bus1_node *node;
 	struct bus1_peer *peer;
 	struct bus1_message *msg;
+	bool active;
 };
 
 /**
@@ -54,6 +61,9 @@ struct bus1_tx_dest {
  * @sender:	the sending peer
  * @n_dests:	number of destinations
  * @dests:	the destinations, in the order user space named them
+ * @errors:	per-destination errno, positive, if the sender asked for
+ *		per-destination results; NULL otherwise
+ * @n_msgs:	number of destinations that get the message
  *
  * Lives on the sender's stack and heap for the duration of one send. Its
  * address is the tie-break key of its messages: no two transactions in
@@ -63,9 +73,15 @@ struct bus1_tx {
 	struct bus1_peer *sender;
 	size_t n_dests;
 	struct bus1_tx_dest *dests;
+	s32 *errors;
+	size_t n_msgs;
 };
 
-/* Give up the messages of an uncommitted transaction, and every reference. */
+/*
+ * Give up the messages that were not committed, and every reference. The
+ * last active reference to a receiver that disconnected meanwhile tears
+ * it down here.
+ */
 static void bus1_tx_destroy(struct bus1_tx *tx)
 {
 	struct bus1_tx_dest *d;
@@ -76,44 +92,71 @@ static void bus1_tx_destroy(struct bus1_tx *tx)
 		if (d->msg) {
 			bus1_pool_free(&d->peer->pool, d->msg->slice);
 			kfree(d->msg);
-			bus1_peer_release(d->peer);
 		}
-		bus1_node_put(d->node);
+		if (d->active)
+			bus1_peer_release(d->peer);
+		if (d->node)
+			bus1_node_put(d->node);
 	}
 	kvfree(tx->dests);
+	kvfree(tx->errors);
 }
 
-/* Step 1: an active reference, a message and a slice per destination. */
-static int bus1_tx_prepare(struct bus1_tx *tx, size_t size)
+/* An active reference, a message and a slice for @d. */
+static int bus1_tx_prepare_one(struct bus1_tx *tx, struct bus1_tx_dest *d,
+			       size_t size)
 {
 	struct bus1_message *msg;
 	struct bus1_slice *slice;
+
+	d->peer = d->node->owner;
+	if (!bus1_peer_acquire(d->peer))
+		return -EHOSTUNREACH;
+	d->active = true;
+	msg = kzalloc(sizeof(*msg), GFP_KERNEL_ACCOUNT);
+	if (!msg)
+		return -ENOMEM;
+	slice = bus1_pool_alloc(&d->peer->pool, size);
+	if (IS_ERR(slice)) {
+		kfree(msg);
+		return PTR_ERR(slice);
+	}
+
+	bus1_queue_node_init(&msg->qnode, (unsigned long)tx);
+	msg->slice = slice;
+	msg->type = BUS1_MSG_DATA;
+	msg->destination = d->node->id;
+	msg->size = size;
+	d->msg = msg;
+	return 0;
+}
+
+/*
+ * Step 1: prepare every destination whose ID was found. With
+ * per-destination results a failure is recorded and the destination left
+ * out; otherwise it fails the transaction.
+ */
+static int bus1_tx_prepare(struct bus1_tx *tx, size_t size)
+{
 	struct bus1_tx_dest *d;
 	size_t i;
+	int r;
 
 	for (i = 0; i < tx->n_dests; i++) {
 		d = &tx->dests[i];
-		d->peer = d->node->owner;
-		msg = kzalloc(sizeof(*msg), GFP_KERNEL_ACCOUNT);
-		if (!msg)
-			return -ENOMEM;
-		if (!bus1_peer_acquire(d->peer)) {
-			kfree(msg);
-			return -EHOSTUNREACH;
+		if (!d->node)
+			continue;
+		r = bus1_tx_prepare_one(tx, d, size);
+		if (r && !tx->errors)
+			return r;
+		if (r) {
+			tx->errors[i] = -r;
+			if (d->active)
+				bus1_peer_release(d->peer);
+			d->active = false;
+			continue;
 		}
-		slice = bus1_pool_alloc(&d->peer->pool, size);
-		if (IS_ERR(slice)) {
-			bus1_peer_release(d->peer);
-			kfree(msg);
-			return PTR_ERR(slice);
-		}
-
-		bus1_queue_node_init(&msg->qnode, (unsigned long)tx);
-		msg->slice = slice;
-		msg->type = BUS1_MSG_DATA;
-		msg->destination = d->node->id;
-		msg->size = size;
-		d->msg = msg;
+		tx->n_msgs++;
 	}
 	return 0;
 }
@@ -128,6 +171,8 @@ static int bus1_tx_copy(struct bus1_tx *tx, const struct iov_iter *payload)
 
 	for (i = 0; i < tx->n_dests; i++) {
 		d = &tx->dests[i];
+		if (!d->msg)
+			continue;
 		iter = *payload;
 		r = bus1_pool_write(&d->peer->pool, d->msg->slice, &iter);
 		if (r)
@@ -152,9 +197,9 @@ static void bus1_tx_commit_one(struct bus1_tx_dest *d, u64 ts)
  * Step 3: stage every message, then commit all at one timestamp above
  * every staging timestamp and the sender's clock. Every destination clock
  * is raised to that timestamp before the first message is committed: a
- * receiver may act on its message at once, and anything that causes in
+ * receiver may act on its message at once, and whatever that causes in
  * another destination queue must be ordered after the message there,
- * although it is not committed yet. A single destination needs no
+ * even before it is committed there. A single destination needs no
  * staging: it commits right above its queue's clock. The sender's clock
  * then moves past the commit, so whatever the sender does next is ordered
  * after this transaction.
@@ -167,27 +212,28 @@ static void bus1_tx_commit(struct bus1_tx *tx)
 	size_t i;
 
 	ts = bus1_queue_tick(sender_queue, 0);
-	if (tx->n_dests == 1) {
-		d = &tx->dests[0];
+	if (tx->n_msgs == 1) {
+		for (d = tx->dests; !d->msg; d++)
+			;
 		bus1_tx_commit_one(d, bus1_queue_commit_ts(ts));
 		/* The queue's clock is now at or above the commit. */
 		ts = bus1_queue_tick(&d->peer->queue, 0);
-	} else {
+	} else if (tx->n_msgs > 1) {
 		for (i = 0; i < tx->n_dests; i++) {
 			d = &tx->dests[i];
-			ts = max(ts, bus1_queue_stage(&d->peer->queue,
-						      &d->msg->qnode));
+			if (d->msg)
+				ts = max(ts, bus1_queue_stage(&d->peer->queue,
+							      &d->msg->qnode));
 		}
 		ts = bus1_queue_commit_ts(ts);
 		for (i = 0; i < tx->n_dests; i++)
-			bus1_queue_tick(&tx->dests[i].peer->queue, ts);
+			if (tx->dests[i].msg)
+				bus1_queue_tick(&tx->dests[i].peer->queue, ts);
 		for (i = 0; i < tx->n_dests; i++)
-			bus1_tx_commit_one(&tx->dests[i], ts);
+			if (tx->dests[i].msg)
+				bus1_tx_commit_one(&tx->dests[i], ts);
 	}
 	bus1_queue_tick(sender_queue, ts);
-
-	for (i = 0; i < tx->n_dests; i++)
-		bus1_peer_release(tx->dests[i].peer);
 }
 
 /**
@@ -196,20 +242,28 @@ static void bus1_tx_commit(struct bus1_tx *tx)
  * @ids:	IDs of handles of @sender, no two naming the same node
  * @n_ids:	number of IDs, at least one
  * @payload:	the payload, in the sender's memory
+ * @uerrors:	NULL for an all-or-nothing send; otherwise an array of @n_ids
+ *		entries, to report for each destination 0 or the positive
+ *		errno that left it out
  *
- * Every destination receives the message, or none does. All destinations
- * see it at the same logical time: if two sends share destinations, each
- * of those sees them in the same order.
+ * Without @uerrors, every destination receives the message, or none does.
+ * With it, the destinations that fail are left out and the others receive
+ * the message; only failures of the call itself, not of one destination,
+ * undo everything. Either way, all destinations that receive it see it at
+ * the same logical time: if two sends share destinations, each of those
+ * sees them in the same order.
  *
  * Return: 0 on success; -ENXIO if @sender holds no handle of one of @ids,
  * -ENOTUNIQ if two IDs are the same, -EHOSTUNREACH if the owner of a
  * destination node disconnected, -ENOSPC if a receiver's pool has no room
- * for the payload, -EFAULT if the payload cannot be read, -ENOMEM when out
- * of memory. A failed copy may leave part of the payload in pool space
- * that is free again; nothing refers to it.
+ * for the payload, -EFAULT if the payload cannot be read or @uerrors
+ * cannot be written, -ENOMEM when out of memory. With @uerrors, -ENXIO,
+ * -EHOSTUNREACH, -ENOSPC and -ENOMEM of one destination are reported in
+ * @uerrors instead. A failed copy may leave part of the payload in pool
+ * space that is free again; nothing refers to it.
  */
 int bus1_tx_send(struct bus1_peer *sender, const u64 *ids, size_t n_ids,
-		 struct iov_iter *payload)
+		 struct iov_iter *payload, s32 __user *uerrors)
 {
 	struct bus1_node **nodes;
 	struct bus1_tx tx = { .sender = sender };
@@ -218,10 +272,16 @@ int bus1_tx_send(struct bus1_peer *sender, const u64 *ids, size_t n_ids,
 
 	tx.dests = kvcalloc(n_ids, sizeof(*tx.dests), GFP_KERNEL_ACCOUNT);
 	nodes = kvcalloc(n_ids, sizeof(*nodes), GFP_KERNEL_ACCOUNT);
-	r = tx.dests && nodes ? bus1_handles_resolve(sender, ids, n_ids, nodes)
-			      : -ENOMEM;
+	if (uerrors)
+		tx.errors = kvcalloc(n_ids, sizeof(*tx.errors),
+				     GFP_KERNEL_ACCOUNT);
+	if (!tx.dests || !nodes || (uerrors && !tx.errors))
+		r = -ENOMEM;
+	else
+		r = bus1_handles_resolve(sender, ids, n_ids, nodes, tx.errors);
 	if (r) {
 		kvfree(tx.dests);
+		kvfree(tx.errors);
 		kvfree(nodes);
 		return r;
 	}
@@ -233,6 +293,9 @@ int bus1_tx_send(struct bus1_peer *sender, const u64 *ids, size_t n_ids,
 	r = bus1_tx_prepare(&tx, iov_iter_count(payload));
 	if (!r)
 		r = bus1_tx_copy(&tx, payload);
+	if (!r && uerrors &&
+	    copy_to_user(uerrors, tx.errors, n_ids * sizeof(*tx.errors)))
+		r = -EFAULT;
 	if (!r)
 		bus1_tx_commit(&tx);
 	bus1_tx_destroy(&tx);

@@ -10,6 +10,6 @@ struct bus1_peer;
 struct iov_iter;
 
 int bus1_tx_send(struct bus1_peer *sender, const u64 *ids, size_t n_ids,
-		 struct iov_iter *payload);
+		 struct iov_iter *payload, s32 __user *uerrors);
 
 #endif /* __BUS1_TX_H */

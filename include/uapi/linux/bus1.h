@@ -57,14 +57,20 @@ struct bus1_vec {
 	__u64 len;
 };
 
+/* Flags of bus1_send(). */
+#define BUS1_SEND_CONTINUE	(1ULL << 0)	/* per-destination results */
+
 /**
  * struct bus1_send - arguments of bus1_send()
- * @flags:		must be 0
+ * @flags:		BUS1_SEND_* flags
  * @ptr_destinations:	address of an array of handle IDs (__u64) to send to
  * @n_destinations:	number of entries in that array, 1 to
  *			BUS1_DESTINATIONS_MAX
  * @ptr_vecs:		address of an array of struct bus1_vec, the payload
  * @n_vecs:		number of entries in that array, 0 to BUS1_VECS_MAX
+ * @ptr_errors:		with BUS1_SEND_CONTINUE, address of an array of
+ *			n_destinations __s32, set to 0 or the positive errno
+ *			of each destination; must be 0 without it
  */
 struct bus1_send {
 	__u64 flags;
@@ -72,9 +78,10 @@ struct bus1_send {
 	__u64 n_destinations;
 	__u64 ptr_vecs;
 	__u64 n_vecs;
+	__u64 ptr_errors;
 };
 
-#define BUS1_SEND_SIZE_VER0	40	/* sizeof first published struct */
+#define BUS1_SEND_SIZE_VER0	48	/* sizeof first published struct */
 
 /* Types of the entries bus1_recv() returns. */
 #define BUS1_MSG_DATA		1	/* a message sent with bus1_send() */

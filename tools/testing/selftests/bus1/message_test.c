@@ -471,13 +471,21 @@ TEST_F(msg, send_einval)
 		.n_vecs = 0,
 	};
 
-	s.flags = 1;
+	s.flags = 2;
 	EXPECT_EQ(-1, bus1_send(self->a, &s, sizeof(s)));
 	EXPECT_EQ(EINVAL, errno);
 	s.flags = 1ULL << 63;
 	EXPECT_EQ(-1, bus1_send(self->a, &s, sizeof(s)));
 	EXPECT_EQ(EINVAL, errno);
+	s.flags = BUS1_SEND_CONTINUE | 4;
+	EXPECT_EQ(-1, bus1_send(self->a, &s, sizeof(s)));
+	EXPECT_EQ(EINVAL, errno);
 	s.flags = 0;
+	/* An errors array is for BUS1_SEND_CONTINUE only. */
+	s.ptr_errors = PTR(&expect_fd);
+	EXPECT_EQ(-1, bus1_send(self->a, &s, sizeof(s)));
+	EXPECT_EQ(EINVAL, errno);
+	s.ptr_errors = 0;
 
 	EXPECT_EQ(-1, bus1_send(self->a, &s, BUS1_SEND_SIZE_VER0 - 1));
 	EXPECT_EQ(EINVAL, errno);
@@ -493,6 +501,89 @@ TEST_F(msg, send_einval)
 	EXPECT_EQ(-1, bus1_send(self->a, &s, sizeof(s)));
 	EXPECT_EQ(EINVAL, errno);
 
+	EXPECT_NOTHING_DELIVERED();
+	EXPECT_EQ(expect_fd, lowest_free_fd());
+}
+
+static int send_continue(int fd, const __u64 *dst, unsigned int n_dst,
+			 const char *text, __s32 *errors)
+{
+	struct bus1_vec v = { .ptr = PTR(text), .len = strlen(text) + 1 };
+	struct bus1_send s = {
+		.flags = BUS1_SEND_CONTINUE,
+		.ptr_destinations = PTR(dst),
+		.n_destinations = n_dst,
+		.ptr_vecs = PTR(&v),
+		.n_vecs = 1,
+		.ptr_errors = PTR(errors),
+	};
+
+	return bus1_send(fd, &s, sizeof(s));
+}
+
+/*
+ * BUS1_SEND_CONTINUE leaves out the destinations that fail, reports each
+ * one's errno, and delivers to the rest as one transaction. Failures of
+ * the call itself still undo everything.
+ */
+TEST_F(msg, send_continue)
+{
+	static const char text[] = "to whoever can take it";
+	__s32 errors[4] = { -1, -1, -1, -1 };
+	__u64 dst[4], gone_node, twice[2];
+	int expect_fd, gone;
+	void *ro;
+
+	gone = bus1_peer_create(BUS1_PEER_CLOEXEC);
+	ASSERT_LE(0, gone);
+	ASSERT_EQ(0, bus1_node_create(gone, &gone_node, 0));
+	dst[0] = self->hb;
+	dst[1] = 1000000;	/* an ID a does not hold */
+	dst[2] = bus1_transfer_id(gone, gone_node, self->a);
+	dst[3] = self->hc;
+	ASSERT_NE(0, dst[2]);
+	close(gone);
+	expect_fd = lowest_free_fd();
+
+	/* Without the flag, the first failure fails the whole send. */
+	EXPECT_EQ(-1, send_multi(self->a, dst, 4, text, sizeof(text)));
+	EXPECT_EQ(ENXIO, errno);
+	EXPECT_NOTHING_DELIVERED();
+
+	ASSERT_EQ(0, send_continue(self->a, dst, 4, text, errors));
+	EXPECT_EQ(0, errors[0]);
+	EXPECT_EQ(ENXIO, errors[1]);
+	EXPECT_EQ(EHOSTUNREACH, errors[2]);
+	EXPECT_EQ(0, errors[3]);
+	EXPECT_EQ(0, release(self->b, recv_check(_metadata, self->b,
+						 self->map_b, self->nb, text,
+						 sizeof(text), 0)));
+	EXPECT_EQ(0, release(self->c, recv_check(_metadata, self->c,
+						 self->map_c, self->nc, text,
+						 sizeof(text), 0)));
+	EXPECT_NOTHING_DELIVERED();
+
+	/* Every destination failing is a result too: nothing is sent. */
+	memset(errors, 0xff, sizeof(errors));
+	EXPECT_EQ(0, send_continue(self->a, dst + 1, 2, text, errors));
+	EXPECT_EQ(ENXIO, errors[0]);
+	EXPECT_EQ(EHOSTUNREACH, errors[1]);
+	EXPECT_NOTHING_DELIVERED();
+
+	/* Results that cannot be written undo the send. */
+	ro = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(ro != MAP_FAILED);
+	EXPECT_EQ(-1, send_continue(self->a, dst, 4, text, ro));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, send_continue(self->a, dst, 4, text, NULL));
+	EXPECT_EQ(EFAULT, errno);
+	munmap(ro, PAGE);
+
+	/* A repeated destination is a fault of the call, not of one entry. */
+	twice[0] = self->hb;
+	twice[1] = self->hb;
+	EXPECT_EQ(-1, send_continue(self->a, twice, 2, text, errors));
+	EXPECT_EQ(ENOTUNIQ, errno);
 	EXPECT_NOTHING_DELIVERED();
 	EXPECT_EQ(expect_fd, lowest_free_fd());
 }

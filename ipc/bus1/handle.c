@@ -9,11 +9,13 @@
  *
  * A peer holds at most one handle per node; receiving the node again adds
  * a reference to that handle. Each handle holds a reference to its node,
- * and each node one to its owner.
+ * and each node one to its owner. The owner keeps its own handle while
+ * the node is alive: it is the owner's only way to destroy the node.
  *
  * Only one peer's lock is ever held at a time: a transfer looks the handle
  * up in the source, takes a node reference, drops the source lock, and
- * only then takes the destination lock.
+ * only then takes the destination lock. The nodes_lock of a node's owner
+ * nests inside the lock of the holder.
  */
 
 #include <linux/err.h>
@@ -21,24 +23,43 @@
 #include <linux/rbtree.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <uapi/linux/bus1.h>
 #include "handle.h"
 #include "peer.h"
 
-static void bus1_node_free(struct kref *ref)
+/* A handle of @holder, not linked anywhere yet. */
+static struct bus1_handle *bus1_handle_new(struct bus1_peer *holder)
 {
-	struct bus1_node *node = container_of(ref, struct bus1_node, ref);
+	struct bus1_handle *handle;
 
-	bus1_peer_put(node->owner);
-	kfree(node);
+	handle = kzalloc(sizeof(*handle), GFP_KERNEL_ACCOUNT);
+	if (!handle)
+		return NULL;
+	kref_init(&handle->ref);
+	INIT_LIST_HEAD(&handle->holder_link);
+	handle->holder = holder;
+	handle->destroy_notice.type = BUS1_MSG_NODE_DESTROY;
+	handle->destroy_notice.handle = handle;
+	bus1_queue_node_init(&handle->destroy_notice.qnode, 0);
+	return handle;
+}
+
+static void bus1_handle_free(struct kref *ref)
+{
+	struct bus1_handle *handle = container_of(ref, struct bus1_handle, ref);
+
+	if (handle->node)
+		bus1_node_put(handle->node);
+	kfree(handle);
 }
 
 /**
- * bus1_node_put() - drop a reference to a node
- * @node:	node to release
+ * bus1_handle_put() - drop a reference to the memory of a handle
+ * @handle:	handle to release
  */
-void bus1_node_put(struct bus1_node *node)
+void bus1_handle_put(struct bus1_handle *handle)
 {
-	kref_put(&node->ref, bus1_node_free);
+	kref_put(&handle->ref, bus1_handle_free);
 }
 
 static bool bus1_handle_less_by_id(struct rb_node *a, const struct rb_node *b)
@@ -114,11 +135,35 @@ void bus1_handles_init(struct bus1_handles *handles)
 }
 
 /**
- * bus1_handles_flush() - drop every handle a peer holds
+ * bus1_handles_destroy_owned() - destroy every node a peer owns
  * @peer:	the disconnecting peer
  *
- * Nodes the peer owns lose their owner's handle; they are freed once no
- * other peer holds them either.
+ * One transaction destroys all of them; their holders are told.
+ */
+void bus1_handles_destroy_owned(struct bus1_peer *peer)
+{
+	struct bus1_handle *handle;
+	struct rb_node *n;
+	LIST_HEAD(set);
+
+	mutex_lock(&peer->lock);
+	mutex_lock(&peer->nodes_lock);
+	for (n = rb_first(&peer->handles.by_id); n; n = rb_next(n)) {
+		handle = rb_entry(n, struct bus1_handle, by_id);
+		if (handle->node->owner == peer && !handle->node->destroy_ts)
+			list_add_tail(&handle->node->destroy_link, &set);
+	}
+	if (!list_empty(&set))
+		bus1_nodes_destroy_locked(peer, &set);
+	mutex_unlock(&peer->nodes_lock);
+	mutex_unlock(&peer->lock);
+}
+
+/**
+ * bus1_handles_flush() - drop every handle a peer holds
+ * @peer:	the disconnecting peer, whose nodes are destroyed already
+ *
+ * The owners of the nodes are told if nobody else holds them any more.
  */
 void bus1_handles_flush(struct bus1_peer *peer)
 {
@@ -134,8 +179,8 @@ void bus1_handles_flush(struct bus1_peer *peer)
 	mutex_unlock(&peer->lock);
 
 	rbtree_postorder_for_each_entry_safe(handle, tmp, &all, by_id) {
-		bus1_node_put(handle->node);
-		kfree(handle);
+		bus1_node_unlink(handle->node, handle);
+		bus1_handle_put(handle);
 	}
 }
 
@@ -168,17 +213,17 @@ int bus1_node_create(struct bus1_peer *peer, u64 *id)
 	struct bus1_handle *handle;
 	struct bus1_node *node;
 
-	node = kzalloc(sizeof(*node), GFP_KERNEL_ACCOUNT);
-	handle = kzalloc(sizeof(*handle), GFP_KERNEL_ACCOUNT);
-	if (!node || !handle) {
-		kfree(node);
-		kfree(handle);
+	handle = bus1_handle_new(peer);
+	if (!handle)
+		return -ENOMEM;
+	node = bus1_node_new(peer);
+	if (!node) {
+		bus1_handle_put(handle);
 		return -ENOMEM;
 	}
-
-	kref_init(&node->ref);
-	node->owner = bus1_peer_get(peer);
 	handle->node = node;
+	/* Nobody else knows the node yet: this cannot fail. */
+	WARN_ON(bus1_node_link(node, handle));
 
 	mutex_lock(&peer->lock);
 	bus1_handle_link(peer, handle);
@@ -199,8 +244,8 @@ int bus1_node_create(struct bus1_peer *peer, u64 *id)
  * If @dst holds a handle to the node already, that handle gains a
  * reference and keeps its ID; otherwise @dst gets a new handle.
  *
- * Return: 0 on success, -ENXIO if @src holds no handle @src_id, -ENOMEM
- * when out of memory.
+ * Return: 0 on success, -ENXIO if @src holds no handle @src_id,
+ * -EHOSTUNREACH if the node was destroyed, -ENOMEM when out of memory.
  */
 int bus1_handle_transfer(struct bus1_peer *src, u64 src_id,
 			 struct bus1_peer *dst, u64 *dst_id)
@@ -208,8 +253,9 @@ int bus1_handle_transfer(struct bus1_peer *src, u64 src_id,
 	struct bus1_handle *handle, *new;
 	struct bus1_node *node;
 	struct rb_node *n;
+	int r = 0;
 
-	new = kzalloc(sizeof(*new), GFP_KERNEL_ACCOUNT);
+	new = bus1_handle_new(dst);
 	if (!new)
 		return -ENOMEM;
 
@@ -221,61 +267,151 @@ int bus1_handle_transfer(struct bus1_peer *src, u64 src_id,
 	}
 	mutex_unlock(&src->lock);
 	if (!handle) {
-		kfree(new);
+		bus1_handle_put(new);
 		return -ENXIO;
 	}
 
 	mutex_lock(&dst->lock);
 	n = rb_find(node, &dst->handles.by_node, bus1_handle_cmp_node);
-	if (n) {
+	if (bus1_node_is_destroyed(node)) {
+		r = -EHOSTUNREACH;
+	} else if (n) {
 		handle = rb_entry(n, struct bus1_handle, by_node);
 		handle->refs++;
+		*dst_id = handle->id;
 	} else {
-		handle = new;
-		handle->node = node;
-		bus1_handle_link(dst, handle);
-		new = NULL;
-		node = NULL;
+		r = bus1_node_link(node, new);
+		if (!r) {
+			new->node = node;
+			bus1_handle_link(dst, new);
+			*dst_id = new->id;
+			new = NULL;
+			node = NULL;
+		}
 	}
-	*dst_id = handle->id;
 	mutex_unlock(&dst->lock);
 
 	/* On a merge, the existing handle already holds the node. */
 	if (node)
 		bus1_node_put(node);
-	kfree(new);
-	return 0;
+	if (new)
+		bus1_handle_put(new);
+	return r;
 }
 
 /**
- * bus1_handle_release() - drop one reference to a handle
- * @peer:	holder of the handle
- * @id:		ID of the handle
+ * bus1_handles_release() - drop one reference to each of a set of handles
+ * @peer:	holder of the handles
+ * @ids:	IDs of the handles
+ * @n:		number of IDs, at least one
+ * @undo:	the IDs were just handed out and never reached user space;
+ *		the owner's handle of a new node may go too, and the node
+ *		with it
  *
- * The handle goes away with its last reference, and its ID with it.
+ * All or nothing. A handle goes away with its last reference, and its ID
+ * with it; the owner of its node is told if nobody else holds the node
+ * any more. The owner's own handle of a node cannot go away before the
+ * node is destroyed, which is its only way to destroy it.
  *
- * Return: 0 on success, -ENXIO if @peer holds no handle @id.
+ * Return: 0 on success, -ENXIO if @peer holds no handle of one of @ids,
+ * -ENOTUNIQ if an ID appears twice, -EBUSY if the last reference of the
+ * owner's handle of a node that is not destroyed would go, -ENOMEM when
+ * out of memory.
  */
-int bus1_handle_release(struct bus1_peer *peer, u64 id)
+int bus1_handles_release(struct bus1_peer *peer, const u64 *ids, size_t n,
+			 bool undo)
 {
-	struct bus1_handle *handle;
-	bool last = false;
+	struct bus1_handle **handles, *handle;
+	size_t i, n_gone = 0;
+	u64 mark;
+	int r = 0;
+
+	handles = kvcalloc(n, sizeof(*handles), GFP_KERNEL_ACCOUNT);
+	if (!handles)
+		return -ENOMEM;
 
 	mutex_lock(&peer->lock);
-	handle = bus1_handle_find(peer, id);
-	if (handle && --handle->refs == 0) {
+	mark = ++peer->handles.resolve_seq;
+	for (i = 0; i < n && !r; i++) {
+		handle = bus1_handle_find(peer, ids[i]);
+		if (!handle)
+			r = -ENXIO;
+		else if (handle->mark == mark)
+			r = -ENOTUNIQ;
+		else if (!undo && handle->node->owner == peer &&
+			 handle->refs == 1 &&
+			 !bus1_node_is_destroyed(handle->node))
+			r = -EBUSY;
+		else
+			handle->mark = mark;
+		handles[i] = handle;
+	}
+	for (i = 0; i < n && !r; i++) {
+		handle = handles[i];
+		if (--handle->refs)
+			continue;
 		bus1_handle_unlink(peer, handle);
-		last = true;
+		handles[n_gone++] = handle;
 	}
 	mutex_unlock(&peer->lock);
-	if (!handle)
-		return -ENXIO;
 
-	if (last) {
-		bus1_node_put(handle->node);
-		kfree(handle);
+	for (i = 0; i < n_gone; i++) {
+		bus1_node_unlink(handles[i]->node, handles[i]);
+		bus1_handle_put(handles[i]);
 	}
-	return 0;
+	kvfree(handles);
+	return r;
+}
+
+/**
+ * bus1_handles_destroy() - destroy a set of nodes in one transaction
+ * @peer:	owner of the nodes
+ * @ids:	IDs of the owner's handles of the nodes
+ * @n:		number of IDs, at least one
+ *
+ * All or nothing. Every holder of a handle to one of the nodes, the owner
+ * included, is told in a BUS1_MSG_NODE_DESTROY notice, all at one logical
+ * time. The handles stay until their holders release them.
+ *
+ * Return: 0 on success, -ENXIO if @peer holds no handle of one of @ids,
+ * -EPERM if @peer does not own one of the nodes, -ENOTUNIQ if an ID
+ * appears twice, -EALREADY if a node was destroyed already.
+ */
+int bus1_handles_destroy(struct bus1_peer *peer, const u64 *ids, size_t n)
+{
+	struct bus1_handle *handle;
+	struct bus1_node *node, *tmp;
+	size_t i;
+	u64 mark;
+	LIST_HEAD(set);
+	int r = 0;
+
+	mutex_lock(&peer->lock);
+	mutex_lock(&peer->nodes_lock);
+	mark = ++peer->handles.resolve_seq;
+	for (i = 0; i < n && !r; i++) {
+		handle = bus1_handle_find(peer, ids[i]);
+		if (!handle)
+			r = -ENXIO;
+		else if (handle->node->owner != peer)
+			r = -EPERM;
+		else if (handle->mark == mark)
+			r = -ENOTUNIQ;
+		else if (handle->node->destroy_ts)
+			r = -EALREADY;
+		else
+			list_add_tail(&handle->node->destroy_link, &set);
+		if (handle)
+			handle->mark = mark;
+	}
+	if (r)
+		list_for_each_entry_safe(node, tmp, &set, destroy_link)
+			list_del_init(&node->destroy_link);
+	else
+		bus1_nodes_destroy_locked(peer, &set);
+	mutex_unlock(&peer->nodes_lock);
+	mutex_unlock(&peer->lock);
+	return r;
 }
 
 /**

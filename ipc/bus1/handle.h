@@ -3,52 +3,50 @@
 #define __BUS1_HANDLE_H
 
 /*
- * Nodes and handles. A node is an object owned by one peer, forever;
- * messages are addressed to nodes. A handle is a peer's capability to a
- * node, named by an ID that means something only within that peer.
+ * Handles: a peer's capabilities to nodes, each named by an ID that means
+ * something only within that peer.
  */
 
 #include <linux/kref.h>
+#include <linux/list.h>
 #include <linux/rbtree.h>
 #include <linux/types.h>
+#include "message.h"
+#include "node.h"
 
 struct bus1_peer;
 struct seq_file;
 
 /**
- * struct bus1_node - a node
- * @ref:	one reference per handle to the node, the owner's included
- * @owner:	the owning peer, a counted reference held for the node's
- *		whole life
- * @id:		the ID of the owner's own handle to the node
- *
- * All fields are set at creation and never change.
- */
-struct bus1_node {
-	struct kref ref;
-	struct bus1_peer *owner;
-	u64 id;
-};
-
-/**
  * struct bus1_handle - a handle held by a peer
+ * @ref:	memory: one reference while the handle is in its holder's
+ *		table, one while @destroy_notice is queued
  * @by_id:	link in bus1_handles.by_id of the holder
  * @by_node:	link in bus1_handles.by_node of the holder
+ * @holder_link: link in the holders list of @node
+ * @holder:	the peer that holds the handle; not counted, the handle
+ *		is unlinked from @node before the holder is freed
  * @node:	the node, a counted reference
  * @id:		the holder's name for the handle; never reused by the holder
  * @refs:	references the holder owns; receiving the node again adds one
- * @mark:	the last resolve pass of the holder that named this handle
+ * @mark:	the last pass over the holder's table that named this handle
+ * @destroy_notice: BUS1_MSG_NODE_DESTROY notice for the holder
  *
- * A handle belongs to the bus1_handles of its holder and is protected by
- * the lock of the holder, like them.
+ * @by_id, @by_node, @refs and @mark are protected by the lock of the
+ * holder, @holder_link by the nodes_lock of the owner of @node. @holder,
+ * @node and @id never change once the handle is linked.
  */
 struct bus1_handle {
+	struct kref ref;
 	struct rb_node by_id;
 	struct rb_node by_node;
+	struct list_head holder_link;
+	struct bus1_peer *holder;
 	struct bus1_node *node;
 	u64 id;
 	u64 refs;
 	u64 mark;
+	struct bus1_message destroy_notice;
 };
 
 /**
@@ -59,7 +57,8 @@ struct bus1_handle {
  *		reused, 0 is never a valid ID
  * @n_handles:	number of handles held
  * @n_nodes:	number of nodes the peer created
- * @resolve_seq: number of resolve passes so far, to find repeated IDs
+ * @resolve_seq: number of passes over the table that named IDs, to find
+ *		repeated ones
  *
  * Embedded in a peer and protected by the peer's lock.
  */
@@ -73,14 +72,17 @@ struct bus1_handles {
 };
 
 void bus1_handles_init(struct bus1_handles *handles);
+void bus1_handles_destroy_owned(struct bus1_peer *peer);
 void bus1_handles_flush(struct bus1_peer *peer);
 void bus1_handles_show_fdinfo(struct bus1_peer *peer, struct seq_file *m);
+void bus1_handle_put(struct bus1_handle *handle);
 int bus1_node_create(struct bus1_peer *peer, u64 *id);
 int bus1_handle_transfer(struct bus1_peer *src, u64 src_id,
 			 struct bus1_peer *dst, u64 *dst_id);
-int bus1_handle_release(struct bus1_peer *peer, u64 id);
+int bus1_handles_release(struct bus1_peer *peer, const u64 *ids, size_t n,
+			 bool undo);
+int bus1_handles_destroy(struct bus1_peer *peer, const u64 *ids, size_t n);
 int bus1_handles_resolve(struct bus1_peer *peer, const u64 *ids, size_t n,
 			 struct bus1_node **nodes, s32 *errors);
-void bus1_node_put(struct bus1_node *node);
 
 #endif /* __BUS1_HANDLE_H */

@@ -3,31 +3,41 @@
 #define __BUS1_MESSAGE_H
 
 /*
- * A message as it sits in the queue of one receiver: the queue entry, and
- * where its payload lies in the receiver's pool.
+ * An entry as it sits in the queue of one receiver: a message sent with
+ * bus1_send(), or a notification about a node.
  */
 
 #include <linux/types.h>
 #include "queue.h"
 
+struct bus1_handle;
+struct bus1_node;
 struct bus1_slice;
 
 /**
  * struct bus1_message - one queued entry of a receiver
  * @qnode:	entry in the receiver's queue
- * @slice:	payload in the receiver's pool, allocated for this message
  * @type:	BUS1_MSG_* type reported by bus1_recv()
- * @destination: the receiver's ID of the node the message was sent to
- * @size:	payload size in bytes
+ * @node:	BUS1_MSG_DATA: the destination node, a counted reference;
+ *		BUS1_MSG_NODE_RELEASE: the node the notice is embedded in
+ * @handle:	BUS1_MSG_NODE_DESTROY: the receiver's handle the notice is
+ *		embedded in; a counted reference while queued
+ * @slice:	BUS1_MSG_DATA: payload in the receiver's pool
+ * @destination: BUS1_MSG_DATA: the receiver's ID of @node
+ * @size:	BUS1_MSG_DATA: payload size in bytes
  *
- * Created by the sender, and owned by it until it commits the message to
- * the queue; from then on owned by the receiver, which frees it when it
- * receives it or flushes its queue. Nothing in it is shared.
+ * A data message is allocated by its sender, owned by it until it commits
+ * the message, then by the receiver, which frees it when it receives it or
+ * flushes its queue. Notifications are embedded in the object they are
+ * about, so that destroying a node or dropping a handle cannot fail for
+ * want of memory; each object has at most one of each queued.
  */
 struct bus1_message {
 	struct bus1_queue_node qnode;
-	struct bus1_slice *slice;
 	u64 type;
+	struct bus1_node *node;
+	struct bus1_handle *handle;
+	struct bus1_slice *slice;
 	u64 destination;
 	u64 size;
 };

@@ -4,7 +4,9 @@
  *
  * A peer is reached through an anonymous-inode file. The file can be
  * dup'ed, inherited and passed like any other; the peer is connected until
- * the last reference to the file is gone.
+ * the last reference to the file is gone, or until bus1_peer_disconnect()
+ * is called on it. Every later call on a disconnected peer fails with
+ * -ESHUTDOWN.
  */
 
 #include <linux/anon_inodes.h>
@@ -17,11 +19,15 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <uapi/linux/bus1.h>
+#include "handle.h"
 #include "message.h"
+#include "node.h"
 #include "peer.h"
 
-/* Added to bus1_peer.active when the peer file is released. */
+/* Added to bus1_peer.active when the peer disconnects. */
 #define BUS1_PEER_DISCONNECTED	INT_MIN
+
+static void bus1_peer_teardown_work(struct work_struct *work);
 
 static struct bus1_peer *bus1_peer_new(void)
 {
@@ -35,7 +41,9 @@ static struct bus1_peer *bus1_peer_new(void)
 	kref_init(&peer->ref);
 	atomic_set(&peer->active, 0);
 	mutex_init(&peer->lock);
+	mutex_init(&peer->nodes_lock);
 	mutex_init(&peer->recv_lock);
+	INIT_WORK(&peer->teardown_work, bus1_peer_teardown_work);
 	bus1_handles_init(&peer->handles);
 	init_waitqueue_head(&peer->waitq);
 	bus1_queue_init(&peer->queue);
@@ -54,6 +62,7 @@ static void bus1_peer_free(struct kref *ref)
 	WARN_ON(peer->handles.n_handles || peer->handles.n_nodes);
 	bus1_queue_deinit(&peer->queue);
 	mutex_destroy(&peer->recv_lock);
+	mutex_destroy(&peer->nodes_lock);
 	mutex_destroy(&peer->lock);
 	kfree(peer);
 }
@@ -67,31 +76,60 @@ void bus1_peer_put(struct bus1_peer *peer)
 	kref_put(&peer->ref, bus1_peer_free);
 }
 
+/* Drop a queued entry of a peer that is torn down. */
+static void bus1_peer_drop_entry(struct bus1_message *msg)
+{
+	switch (msg->type) {
+	case BUS1_MSG_DATA:
+		/* Its slice goes with the pool. */
+		bus1_node_put(msg->node);
+		kfree(msg);
+		break;
+	case BUS1_MSG_NODE_DESTROY:
+		bus1_handle_put(msg->handle);
+		break;
+	case BUS1_MSG_NODE_RELEASE:
+		bus1_node_release_done(msg->node);
+		break;
+	}
+}
+
 /*
- * Drop everything the peer holds: queued messages, the pool, the handles.
- * Runs once, when the peer is disconnected and no sender uses it any
- * more. Dropping handles may free nodes the peer owns, each dropping a
- * reference to the peer; the caller holds one of its own.
+ * Drop everything the peer holds: destroy its nodes, release its handles,
+ * flush its queue and pool. Runs once, when the peer is disconnected and
+ * nobody uses it any more. Dropping handles may free nodes the peer owns,
+ * each dropping a reference to the peer; the caller holds one of its own.
  */
 static void bus1_peer_teardown(struct bus1_peer *peer)
 {
-	struct bus1_message *msg, *tmp;
+	struct bus1_queue_node *qnode, *tmp;
 	struct rb_root all;
 
-	all = bus1_queue_flush(&peer->queue);
-	rbtree_postorder_for_each_entry_safe(msg, tmp, &all, qnode.rb)
-		kfree(msg);
-	/* This frees the slices of the flushed messages as well. */
-	bus1_pool_deinit(&peer->pool);
+	bus1_handles_destroy_owned(peer);
 	bus1_handles_flush(peer);
+	all = bus1_queue_flush(&peer->queue);
+	rbtree_postorder_for_each_entry_safe(qnode, tmp, &all, rb) {
+		RB_CLEAR_NODE(&qnode->rb);
+		bus1_peer_drop_entry(bus1_message_from_qnode(qnode));
+	}
+	bus1_pool_deinit(&peer->pool);
+}
+
+static void bus1_peer_teardown_work(struct work_struct *work)
+{
+	struct bus1_peer *peer = container_of(work, struct bus1_peer,
+					      teardown_work);
+
+	bus1_peer_teardown(peer);
+	bus1_peer_put(peer);
 }
 
 /**
  * bus1_peer_acquire() - take an active reference to a peer
  * @peer:	peer to use, kept in memory by the caller
  *
- * An active reference keeps the queue and pool of @peer usable, even if
- * the peer disconnects meanwhile.
+ * An active reference keeps the queue, pool and handles of @peer usable,
+ * even if the peer disconnects meanwhile.
  *
  * Return: true on success, false if @peer is disconnected.
  */
@@ -102,33 +140,79 @@ bool bus1_peer_acquire(struct bus1_peer *peer)
 
 /**
  * bus1_peer_release() - drop an active reference to a peer
- * @peer:	peer to release
+ * @peer:	peer to release, kept in memory by the caller
  *
- * The last active reference to a disconnected peer tears it down, in the
- * caller's context. The caller holds no bus1 lock.
+ * The last active reference to a disconnected peer schedules its
+ * teardown, so this may be called under any bus1 lock.
  */
 void bus1_peer_release(struct bus1_peer *peer)
+{
+	if (atomic_dec_return(&peer->active) != BUS1_PEER_DISCONNECTED)
+		return;
+	bus1_peer_get(peer);
+	schedule_work(&peer->teardown_work);
+}
+
+/**
+ * bus1_peer_enter() - start a system call on a peer
+ * @peer:	the caller's peer, kept in memory by its file
+ *
+ * Return: 0 on success, -ESHUTDOWN if @peer is disconnected.
+ */
+int bus1_peer_enter(struct bus1_peer *peer)
+{
+	return bus1_peer_acquire(peer) ? 0 : -ESHUTDOWN;
+}
+
+/**
+ * bus1_peer_leave() - end a system call on a peer
+ * @peer:	the caller's peer
+ *
+ * The last call on a disconnected peer tears it down in place. The caller
+ * holds no bus1 lock.
+ */
+void bus1_peer_leave(struct bus1_peer *peer)
 {
 	if (atomic_dec_return(&peer->active) == BUS1_PEER_DISCONNECTED)
 		bus1_peer_teardown(peer);
 }
 
-/*
- * The last file reference is gone: refuse new senders, and tear the peer
- * down now or when the last sender in flight is done with it.
- */
-static void bus1_peer_disconnect(struct bus1_peer *peer)
+/* Refuse new users from now on; false if that happened before. */
+static bool bus1_peer_mark_disconnected(struct bus1_peer *peer)
 {
-	if (atomic_add_return(BUS1_PEER_DISCONNECTED, &peer->active) ==
-	    BUS1_PEER_DISCONNECTED)
-		bus1_peer_teardown(peer);
+	if (test_and_set_bit(BUS1_PEER_BIT_DISCONNECTED, &peer->flags))
+		return false;
+	wake_up_interruptible_poll(&peer->waitq, EPOLLHUP);
+	return true;
+}
+
+/**
+ * bus1_peer_disconnect() - disconnect a peer on request
+ * @peer:	the peer, entered by the caller
+ *
+ * New calls on @peer fail from now on, and receivers waiting on it wake
+ * up. The last call still in progress, at the latest the caller's, tears
+ * the peer down when it leaves.
+ *
+ * Return: 0 on success, -ESHUTDOWN if @peer was disconnected already.
+ */
+int bus1_peer_disconnect(struct bus1_peer *peer)
+{
+	if (!bus1_peer_mark_disconnected(peer))
+		return -ESHUTDOWN;
+	/* The caller's own active reference keeps this above the bias. */
+	atomic_add(BUS1_PEER_DISCONNECTED, &peer->active);
+	return 0;
 }
 
 static int bus1_peer_fop_release(struct inode *inode, struct file *file)
 {
 	struct bus1_peer *peer = file->private_data;
 
-	bus1_peer_disconnect(peer);
+	if (bus1_peer_mark_disconnected(peer) &&
+	    atomic_add_return(BUS1_PEER_DISCONNECTED, &peer->active) ==
+	    BUS1_PEER_DISCONNECTED)
+		bus1_peer_teardown(peer);
 	bus1_peer_put(peer);
 	return 0;
 }
@@ -139,23 +223,37 @@ static __poll_t bus1_peer_fop_poll(struct file *file, poll_table *wait)
 	bool more;
 
 	poll_wait(file, &peer->waitq, wait);
+	if (test_bit(BUS1_PEER_BIT_DISCONNECTED, &peer->flags))
+		return EPOLLHUP;
 	return bus1_queue_peek(&peer->queue, &more) ? EPOLLIN | EPOLLRDNORM : 0;
 }
 
 static int bus1_peer_fop_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct bus1_peer *peer = file->private_data;
+	int r;
 
-	return bus1_pool_mmap(&peer->pool, vma);
+	r = bus1_peer_enter(peer);
+	if (r)
+		return r;
+	r = bus1_pool_mmap(&peer->pool, vma);
+	bus1_peer_release(peer);
+	return r;
 }
 
 static void bus1_peer_fop_show_fdinfo(struct seq_file *m, struct file *file)
 {
 	struct bus1_peer *peer = file->private_data;
 
+	if (!bus1_peer_acquire(peer)) {
+		seq_puts(m, "bus1-connected:\t0\n");
+		return;
+	}
+	seq_puts(m, "bus1-connected:\t1\n");
 	bus1_pool_show_fdinfo(&peer->pool, m);
 	bus1_handles_show_fdinfo(peer, m);
 	seq_printf(m, "bus1-queued:\t%zu\n", bus1_queue_length(&peer->queue));
+	bus1_peer_release(peer);
 }
 
 static const struct file_operations bus1_peer_fops = {
@@ -178,6 +276,13 @@ struct bus1_peer *bus1_peer_from_file(struct file *file)
 	return file->f_op == &bus1_peer_fops ? file->private_data : NULL;
 }
 
+/* Free a peer that never had a file. */
+static void bus1_peer_destroy_new(struct bus1_peer *peer)
+{
+	bus1_pool_deinit(&peer->pool);
+	bus1_peer_put(peer);
+}
+
 /**
  * bus1_peer_create_fd() - create a peer and install a file descriptor for it
  * @flags:	BUS1_PEER_* flags, already validated by the caller
@@ -196,8 +301,7 @@ int bus1_peer_create_fd(unsigned int flags)
 
 	fd = get_unused_fd_flags((flags & BUS1_PEER_CLOEXEC) ? O_CLOEXEC : 0);
 	if (fd < 0) {
-		bus1_peer_disconnect(peer);
-		bus1_peer_put(peer);
+		bus1_peer_destroy_new(peer);
 		return fd;
 	}
 
@@ -205,8 +309,7 @@ int bus1_peer_create_fd(unsigned int flags)
 				  O_RDWR | ((flags & BUS1_PEER_NONBLOCK) ? O_NONBLOCK : 0));
 	if (IS_ERR(file)) {
 		put_unused_fd(fd);
-		bus1_peer_disconnect(peer);
-		bus1_peer_put(peer);
+		bus1_peer_destroy_new(peer);
 		return PTR_ERR(file);
 	}
 
@@ -214,7 +317,30 @@ int bus1_peer_create_fd(unsigned int flags)
 	return fd;
 }
 
-/* Describe @msg for user space and hand its slice over; recv_lock held. */
+/*
+ * A data message ordered after the destruction of its node, or a release
+ * notice that was withdrawn, is dropped instead of delivered; recv_lock
+ * held. Return: true if @msg was dropped.
+ */
+static bool bus1_peer_drop_stale(struct bus1_peer *peer,
+				 struct bus1_message *msg)
+{
+	switch (msg->type) {
+	case BUS1_MSG_DATA:
+		if (!bus1_node_destroyed_before(msg->node, &msg->qnode))
+			return false;
+		bus1_queue_remove(&peer->queue, &msg->qnode);
+		bus1_pool_free(&peer->pool, msg->slice);
+		bus1_node_put(msg->node);
+		kfree(msg);
+		return true;
+	case BUS1_MSG_NODE_RELEASE:
+		return bus1_node_release_withdrawn(msg->node);
+	}
+	return false;
+}
+
+/* Describe @msg for user space and take it out of the queue; recv_lock held. */
 static int bus1_peer_deliver(struct bus1_peer *peer, struct bus1_message *msg,
 			     bool more, struct bus1_recv __user *uargs,
 			     size_t size)
@@ -222,25 +348,55 @@ static int bus1_peer_deliver(struct bus1_peer *peer, struct bus1_message *msg,
 	struct bus1_recv out = {
 		.msg_flags = more ? BUS1_MSG_CONTINUE : 0,
 		.type = msg->type,
-		.destination = msg->destination,
-		.offset = msg->slice->offset,
-		.size = msg->size,
 	};
 
 	lockdep_assert_held(&peer->recv_lock);
+	switch (msg->type) {
+	case BUS1_MSG_DATA:
+		out.destination = msg->destination;
+		out.offset = msg->slice->offset;
+		out.size = msg->size;
+		break;
+	case BUS1_MSG_NODE_DESTROY:
+		out.destination = msg->handle->id;
+		break;
+	case BUS1_MSG_NODE_RELEASE:
+		out.destination = msg->node->id;
+		break;
+	}
 	/* A larger struct of newer user space keeps its checked zeroes. */
 	if (copy_to_user(uargs, &out, min(size, sizeof(out))))
 		return -EFAULT;
 
-	bus1_queue_remove(&peer->queue, &msg->qnode);
-	bus1_pool_publish(&peer->pool, msg->slice);
-	kfree(msg);
+	switch (msg->type) {
+	case BUS1_MSG_DATA:
+		bus1_queue_remove(&peer->queue, &msg->qnode);
+		bus1_pool_publish(&peer->pool, msg->slice);
+		bus1_node_put(msg->node);
+		kfree(msg);
+		break;
+	case BUS1_MSG_NODE_DESTROY:
+		bus1_queue_remove(&peer->queue, &msg->qnode);
+		bus1_handle_put(msg->handle);
+		break;
+	case BUS1_MSG_NODE_RELEASE:
+		bus1_node_release_done(msg->node);
+		break;
+	}
 	return 0;
+}
+
+static bool bus1_peer_can_recv(struct bus1_peer *peer)
+{
+	bool more;
+
+	return test_bit(BUS1_PEER_BIT_DISCONNECTED, &peer->flags) ||
+	       bus1_queue_peek(&peer->queue, &more);
 }
 
 /**
  * bus1_peer_recv() - receive the next entry of a peer's queue
- * @peer:	receiving peer, kept connected by the caller's file reference
+ * @peer:	receiving peer, entered by the caller
  * @nonblock:	fail with -EAGAIN instead of waiting for an entry
  * @uargs:	where to describe the entry, a struct bus1_recv
  * @size:	size of @uargs as user space knows it
@@ -250,17 +406,20 @@ static int bus1_peer_deliver(struct bus1_peer *peer, struct bus1_message *msg,
  * @uargs cannot be written, the entry stays first in the queue.
  *
  * Return: 0 on success; -EAGAIN if @nonblock and nothing can be received,
- * -ERESTARTSYS if a signal arrived while waiting, -EFAULT if @uargs cannot
- * be written.
+ * -ERESTARTSYS if a signal arrived while waiting, -ESHUTDOWN if the peer
+ * was disconnected meanwhile, -EFAULT if @uargs cannot be written.
  */
 int bus1_peer_recv(struct bus1_peer *peer, bool nonblock,
 		   struct bus1_recv __user *uargs, size_t size)
 {
 	struct bus1_queue_node *qnode;
+	struct bus1_message *msg;
 	bool more;
 	int r;
 
 	for (;;) {
+		if (test_bit(BUS1_PEER_BIT_DISCONNECTED, &peer->flags))
+			return -ESHUTDOWN;
 		/* Another receiver holds the lock only to copy out a result. */
 		if (nonblock) {
 			if (!mutex_trylock(&peer->recv_lock))
@@ -269,20 +428,24 @@ int bus1_peer_recv(struct bus1_peer *peer, bool nonblock,
 			return -ERESTARTSYS;
 		}
 		qnode = bus1_queue_peek(&peer->queue, &more);
-		if (qnode)
-			break;
+		if (qnode) {
+			msg = bus1_message_from_qnode(qnode);
+			if (!bus1_peer_drop_stale(peer, msg))
+				break;
+			mutex_unlock(&peer->recv_lock);
+			continue;
+		}
 		mutex_unlock(&peer->recv_lock);
 
 		if (nonblock)
 			return -EAGAIN;
 		r = wait_event_interruptible(peer->waitq,
-					     bus1_queue_peek(&peer->queue, &more));
+					     bus1_peer_can_recv(peer));
 		if (r)
 			return r;
 	}
 
-	r = bus1_peer_deliver(peer, bus1_message_from_qnode(qnode), more,
-			      uargs, size);
+	r = bus1_peer_deliver(peer, msg, more, uargs, size);
 	mutex_unlock(&peer->recv_lock);
 	return r;
 }

@@ -11,6 +11,7 @@
 #include <linux/kref.h>
 #include <linux/mutex.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include "handle.h"
 #include "pool.h"
 #include "queue.h"
@@ -21,45 +22,63 @@ struct file;
 /**
  * struct bus1_peer - one bus1 peer
  * @ref:	one reference for the peer file, one per node the peer owns
- * @active:	number of senders using @queue and @pool, plus
- *		BUS1_PEER_DISCONNECTED once the peer file is released
+ * @active:	number of calls using @queue, @pool and @handles: the
+ *		peer's own system calls and senders to it; plus
+ *		BUS1_PEER_DISCONNECTED once the peer is disconnected
+ * @flags:	BUS1_PEER_BIT_* bits
  * @lock:	protects @handles
+ * @nodes_lock:	protects the holders and release state of every node the
+ *		peer owns (see node.c)
  * @recv_lock:	serializes receivers, so each entry is received once
  * @handles:	the handles the peer holds
  * @waitq:	tasks waiting in poll(2) or bus1_recv() for an entry
  * @queue:	entries sent to the peer, in the global order
  * @pool:	receive pool, mapped read-only by the peer's users
+ * @teardown_work: runs the teardown when a sender dropped the last
+ *		active reference
  *
- * Lifetime: the peer file holds a @ref until it is released; then the
- * peer disconnects. Senders that reach the peer through a node take an
- * @active reference first, which fails once the peer is disconnected.
+ * Lifetime: the peer file holds a @ref until it is released. The peer
+ * disconnects when the file is released or bus1_peer_disconnect() is
+ * called on it, whichever comes first. Everyone who uses the peer takes
+ * an @active reference first, which fails once the peer is disconnected.
  * Whoever drops the last active reference of a disconnected peer tears it
- * down: flushes @queue, drops @pool and @handles. Nodes the peer owned
+ * down: destroys its nodes, drops its handles, flushes @queue and drops
+ * @pool. The peer's own calls do that in place; senders, which may hold
+ * locks of other peers, leave it to @teardown_work. Nodes the peer owned
  * that others still hold keep the (torn down) peer in memory until the
  * last of them goes.
  *
- * Locking: @lock is taken on its own, never while another peer's lock is
- * held. @recv_lock is only ever taken by the peer's own receivers; under
- * it they may take @queue's lock and fault in user memory. @queue, @pool
- * and @waitq have their own locks; none of them is held while another
- * peer's lock is taken.
+ * Locking order: @recv_lock, then @lock, then the @nodes_lock of any peer,
+ * then the lock of any queue or slice allocator and @waitq. @lock is never
+ * held while another peer's @lock is taken, and @nodes_lock never while
+ * another peer's @nodes_lock is taken. @recv_lock is only ever taken by
+ * the peer's own receivers; they may fault in user memory under it.
  */
 struct bus1_peer {
 	struct kref ref;
 	atomic_t active;
+	unsigned long flags;
 	struct mutex lock;	/* guards @handles; one peer's at a time */
+	struct mutex nodes_lock; /* guards owned nodes; one peer's at a time */
 	struct mutex recv_lock;	/* one receiver at a time */
 	struct bus1_handles handles;
 	wait_queue_head_t waitq;
 	struct bus1_queue queue;
 	struct bus1_pool pool;
+	struct work_struct teardown_work;
 };
+
+/* Set once the peer is disconnected; never cleared. */
+#define BUS1_PEER_BIT_DISCONNECTED	0
 
 int bus1_peer_create_fd(unsigned int flags);
 struct bus1_peer *bus1_peer_from_file(struct file *file);
 void bus1_peer_put(struct bus1_peer *peer);
 bool bus1_peer_acquire(struct bus1_peer *peer);
 void bus1_peer_release(struct bus1_peer *peer);
+int bus1_peer_enter(struct bus1_peer *peer);
+void bus1_peer_leave(struct bus1_peer *peer);
+int bus1_peer_disconnect(struct bus1_peer *peer);
 int bus1_peer_recv(struct bus1_peer *peer, bool nonblock,
 		   struct bus1_recv __user *uargs, size_t size);
 

@@ -37,7 +37,7 @@ SYSCALL_DEFINE1(bus1_peer_create, unsigned int, flags)
 
 /*
  * Look up the peer behind @f: -EBADF if @fd is not open, -EBADFD if it is
- * not a bus1 peer. The caller's file reference keeps the peer connected.
+ * not a bus1 peer. The caller's file reference keeps the peer in memory.
  */
 static struct bus1_peer *bus1_peer_from_fd(struct fd f)
 {
@@ -49,6 +49,32 @@ static struct bus1_peer *bus1_peer_from_fd(struct fd f)
 	return peer ?: ERR_PTR(-EBADFD);
 }
 
+/*
+ * Look up the peer behind @f and enter it for the duration of a call:
+ * -ESHUTDOWN if it is disconnected. A peer variable declared
+ * __free(bus1_leave) leaves it when it goes out of scope, before the file
+ * reference goes.
+ */
+static struct bus1_peer *bus1_peer_enter_fd(struct fd f)
+{
+	struct bus1_peer *peer = bus1_peer_from_fd(f);
+	int r;
+
+	if (IS_ERR(peer))
+		return peer;
+	r = bus1_peer_enter(peer);
+	return r ? ERR_PTR(r) : peer;
+}
+
+/* Leave @peer if bus1_peer_enter_fd() entered it. */
+static void bus1_peer_leave_entered(struct bus1_peer *peer)
+{
+	if (!IS_ERR_OR_NULL(peer))
+		bus1_peer_leave(peer);
+}
+
+DEFINE_FREE(bus1_leave, struct bus1_peer *, bus1_peer_leave_entered(_T))
+
 /**
  * sys_bus1_node_create() - create a node
  * @fd:		peer that will own the node
@@ -56,20 +82,21 @@ static struct bus1_peer *bus1_peer_from_fd(struct fd f)
  * @flags:	must be 0
  *
  * Return: 0 on success; -EINVAL for a non-zero @flags, -EBADF if @fd is
- * not open, -EBADFD if it is not a bus1 peer, -EFAULT if @id cannot be
- * written (no node is left behind), -ENOMEM when out of memory.
+ * not open, -EBADFD if it is not a bus1 peer, -ESHUTDOWN if it is
+ * disconnected, -EFAULT if @id cannot be written (no node is left
+ * behind), -ENOMEM when out of memory.
  */
 SYSCALL_DEFINE3(bus1_node_create, int, fd, __u64 __user *, id,
 		unsigned int, flags)
 {
 	CLASS(fd, f)(fd);
-	struct bus1_peer *peer;
+	struct bus1_peer *peer __free(bus1_leave) = NULL;
 	u64 nid;
 	int r;
 
 	if (flags)
 		return -EINVAL;
-	peer = bus1_peer_from_fd(f);
+	peer = bus1_peer_enter_fd(f);
 	if (IS_ERR(peer))
 		return PTR_ERR(peer);
 
@@ -77,7 +104,7 @@ SYSCALL_DEFINE3(bus1_node_create, int, fd, __u64 __user *, id,
 	if (r)
 		return r;
 	if (put_user(nid, id)) {
-		bus1_handle_release(peer, nid);
+		bus1_handles_release(peer, &nid, 1, true);
 		return -EFAULT;
 	}
 	return 0;
@@ -93,16 +120,18 @@ SYSCALL_DEFINE3(bus1_node_create, int, fd, __u64 __user *, id,
  * Return: 0 on success; -EINVAL for unknown flags or a @size below the
  * first version of the structure, -E2BIG if a field the kernel does not
  * know is set or @size exceeds a page, -EBADF if a descriptor is not
- * open, -EBADFD if it is not a bus1 peer, -ENXIO if @src_fd holds no
- * handle of that ID, -EFAULT for a bad @uargs (the transfer is undone),
- * -ENOMEM when out of memory.
+ * open, -EBADFD if it is not a bus1 peer, -ESHUTDOWN if one is
+ * disconnected, -ENXIO if @src_fd holds no handle of that ID,
+ * -EHOSTUNREACH if its node was destroyed, -EFAULT for a bad @uargs (the
+ * transfer is undone), -ENOMEM when out of memory.
  */
 SYSCALL_DEFINE4(bus1_handle_transfer, int, src_fd, int, dst_fd,
 		struct bus1_transfer __user *, uargs, size_t, size)
 {
 	CLASS(fd, fsrc)(src_fd);
 	CLASS(fd, fdst)(dst_fd);
-	struct bus1_peer *src, *dst;
+	struct bus1_peer *src __free(bus1_leave) = NULL;
+	struct bus1_peer *dst __free(bus1_leave) = NULL;
 	struct bus1_transfer args;
 	u64 id;
 	int r;
@@ -116,10 +145,10 @@ SYSCALL_DEFINE4(bus1_handle_transfer, int, src_fd, int, dst_fd,
 		return r;
 	if (args.flags)
 		return -EINVAL;
-	src = bus1_peer_from_fd(fsrc);
+	src = bus1_peer_enter_fd(fsrc);
 	if (IS_ERR(src))
 		return PTR_ERR(src);
-	dst = bus1_peer_from_fd(fdst);
+	dst = bus1_peer_enter_fd(fdst);
 	if (IS_ERR(dst))
 		return PTR_ERR(dst);
 
@@ -127,7 +156,7 @@ SYSCALL_DEFINE4(bus1_handle_transfer, int, src_fd, int, dst_fd,
 	if (r)
 		return r;
 	if (put_user(id, &uargs->dst_id)) {
-		bus1_handle_release(dst, id);
+		bus1_handles_release(dst, &id, 1, true);
 		return -EFAULT;
 	}
 	return 0;
@@ -226,9 +255,10 @@ static struct iovec *bus1_import_vecs(u64 uptr, size_t n,
  * more than BUS1_DESTINATIONS_MAX destinations; -EOVERFLOW for more than
  * BUS1_VECS_MAX vecs; -EMSGSIZE for a payload above BUS1_MESSAGE_MAX
  * bytes; -EBADF if @fd is not open, -EBADFD if it is not a bus1 peer;
- * -EFAULT for a bad address; -ENXIO if the sender holds no handle of a
- * destination ID; -ENOTUNIQ if a destination is named twice;
- * -EHOSTUNREACH if the owner of a destination disconnected; -ENOSPC if a
+ * -ESHUTDOWN if it is disconnected; -EFAULT for a bad address; -ENXIO if
+ * the sender holds no handle of a destination ID; -ENOTUNIQ if a
+ * destination is named twice; -EHOSTUNREACH if a destination node was
+ * destroyed (its owner may have disconnected); -ENOSPC if a
  * receiver's pool has no room; -ENOMEM when out of memory. With
  * BUS1_SEND_CONTINUE, ENXIO, EHOSTUNREACH, ENOSPC and ENOMEM of a single
  * destination are reported in its entry of ptr_errors instead.
@@ -237,7 +267,7 @@ SYSCALL_DEFINE3(bus1_send, int, fd, const struct bus1_send __user *, uargs,
 		size_t, size)
 {
 	CLASS(fd, f)(fd);
-	struct bus1_peer *peer;
+	struct bus1_peer *peer __free(bus1_leave) = NULL;
 	struct bus1_send args;
 	struct iov_iter payload;
 	struct iovec *iov;
@@ -259,7 +289,7 @@ SYSCALL_DEFINE3(bus1_send, int, fd, const struct bus1_send __user *, uargs,
 		return -ETOOMANYREFS;
 	if (args.n_vecs > BUS1_VECS_MAX)
 		return -EOVERFLOW;
-	peer = bus1_peer_from_fd(f);
+	peer = bus1_peer_enter_fd(f);
 	if (IS_ERR(peer))
 		return PTR_ERR(peer);
 
@@ -300,16 +330,16 @@ SYSCALL_DEFINE3(bus1_send, int, fd, const struct bus1_send __user *, uargs,
  * Return: 0 on success; -EINVAL for unknown flags or a @size below the
  * first version of the structure; -E2BIG if a field the kernel does not
  * know is set or @size exceeds a page; -EBADF if @fd is not open, -EBADFD
- * if it is not a bus1 peer; -EAGAIN if @fd is non-blocking and nothing can
- * be received; -EINTR if a signal arrived while waiting and the call is
- * not restarted; -EFAULT if
- * @uargs cannot be read or written (the message stays queued).
+ * if it is not a bus1 peer; -ESHUTDOWN if it is or gets disconnected;
+ * -EAGAIN if @fd is non-blocking and nothing can be received; -EINTR if
+ * a signal arrived while waiting and the call is not restarted; -EFAULT
+ * if @uargs cannot be read or written (the entry stays queued).
  */
 SYSCALL_DEFINE3(bus1_recv, int, fd, struct bus1_recv __user *, uargs,
 		size_t, size)
 {
 	CLASS(fd, f)(fd);
-	struct bus1_peer *peer;
+	struct bus1_peer *peer __free(bus1_leave) = NULL;
 	struct bus1_recv args;
 	int r;
 
@@ -322,7 +352,7 @@ SYSCALL_DEFINE3(bus1_recv, int, fd, struct bus1_recv __user *, uargs,
 		return r;
 	if (args.flags)
 		return -EINVAL;
-	peer = bus1_peer_from_fd(f);
+	peer = bus1_peer_enter_fd(f);
 	if (IS_ERR(peer))
 		return PTR_ERR(peer);
 
@@ -341,7 +371,8 @@ SYSCALL_DEFINE3(bus1_recv, int, fd, struct bus1_recv __user *, uargs,
  *
  * Return: 0 on success; -EINVAL for a non-zero @flags, -E2BIG if @n
  * exceeds BUS1_RELEASE_MAX; -EBADF if @fd is not open, -EBADFD if it is
- * not a bus1 peer; -EFAULT if @uoffsets cannot be read; -ENXIO if an
+ * not a bus1 peer; -ESHUTDOWN if it is disconnected; -EFAULT if
+ * @uoffsets cannot be read; -ENXIO if an
  * offset is not that of a received, unreleased slice, or appears twice;
  * -ENOMEM when out of memory.
  */
@@ -349,7 +380,7 @@ SYSCALL_DEFINE4(bus1_slice_release, int, fd, const __u64 __user *, uoffsets,
 		unsigned int, n, unsigned int, flags)
 {
 	CLASS(fd, f)(fd);
-	struct bus1_peer *peer;
+	struct bus1_peer *peer __free(bus1_leave) = NULL;
 	u64 *offsets;
 	int r;
 
@@ -357,7 +388,7 @@ SYSCALL_DEFINE4(bus1_slice_release, int, fd, const __u64 __user *, uoffsets,
 		return -EINVAL;
 	if (n > BUS1_RELEASE_MAX)
 		return -E2BIG;
-	peer = bus1_peer_from_fd(f);
+	peer = bus1_peer_enter_fd(f);
 	if (IS_ERR(peer))
 		return PTR_ERR(peer);
 	if (!n)
@@ -369,4 +400,118 @@ SYSCALL_DEFINE4(bus1_slice_release, int, fd, const __u64 __user *, uoffsets,
 	r = bus1_pool_release(&peer->pool, offsets, n);
 	kvfree(offsets);
 	return r;
+}
+
+/*
+ * The common part of the calls that work on an array of handle IDs: check
+ * @flags and @n, enter the peer, copy the IDs in and hand them to @fn.
+ */
+static long bus1_ids_call(int fd, const __u64 __user *uids, unsigned int n,
+			  unsigned int flags,
+			  int (*fn)(struct bus1_peer *, const u64 *, size_t))
+{
+	CLASS(fd, f)(fd);
+	struct bus1_peer *peer __free(bus1_leave) = NULL;
+	u64 *ids;
+	int r;
+
+	if (flags)
+		return -EINVAL;
+	if (n > BUS1_RELEASE_MAX)
+		return -E2BIG;
+	peer = bus1_peer_enter_fd(f);
+	if (IS_ERR(peer))
+		return PTR_ERR(peer);
+	if (!n)
+		return 0;
+
+	ids = bus1_import_array(uids, n, sizeof(*ids));
+	if (IS_ERR(ids))
+		return PTR_ERR(ids);
+	r = fn(peer, ids, n);
+	kvfree(ids);
+	return r;
+}
+
+static int bus1_release_ids(struct bus1_peer *peer, const u64 *ids, size_t n)
+{
+	return bus1_handles_release(peer, ids, n, false);
+}
+
+/**
+ * sys_bus1_handle_release() - drop references to handles
+ * @fd:		peer holding the handles
+ * @uids:	array of handle IDs
+ * @n:		number of IDs, at most BUS1_RELEASE_MAX
+ * @flags:	must be 0
+ *
+ * Drops one reference of each handle, all or nothing. A handle whose last
+ * reference goes loses its ID; if nobody but the owner holds its node any
+ * more, the owner gets a BUS1_MSG_NODE_RELEASE notice.
+ *
+ * Return: 0 on success; -EINVAL for a non-zero @flags, -E2BIG if @n
+ * exceeds BUS1_RELEASE_MAX; -EBADF if @fd is not open, -EBADFD if it is
+ * not a bus1 peer, -ESHUTDOWN if it is disconnected; -EFAULT if @uids
+ * cannot be read; -ENXIO if @fd holds no handle of an ID; -ENOTUNIQ if an
+ * ID appears twice; -EBUSY for the last reference of the owner's handle
+ * of a node that is not destroyed; -ENOMEM when out of memory.
+ */
+SYSCALL_DEFINE4(bus1_handle_release, int, fd, const __u64 __user *, uids,
+		unsigned int, n, unsigned int, flags)
+{
+	return bus1_ids_call(fd, uids, n, flags, bus1_release_ids);
+}
+
+/**
+ * sys_bus1_nodes_destroy() - destroy nodes in one transaction
+ * @fd:		peer owning the nodes
+ * @uids:	array of the owner's handle IDs of the nodes
+ * @n:		number of IDs, at most BUS1_RELEASE_MAX
+ * @flags:	must be 0
+ *
+ * All or nothing. Every holder of a handle to one of the nodes, the owner
+ * included, gets a BUS1_MSG_NODE_DESTROY notice, all at one logical time.
+ * Messages ordered before it still arrive; later sends to the nodes fail
+ * with -EHOSTUNREACH.
+ *
+ * Return: 0 on success; -EINVAL for a non-zero @flags, -E2BIG if @n
+ * exceeds BUS1_RELEASE_MAX; -EBADF if @fd is not open, -EBADFD if it is
+ * not a bus1 peer, -ESHUTDOWN if it is disconnected; -EFAULT if @uids
+ * cannot be read; -ENXIO if @fd holds no handle of an ID; -EPERM if @fd
+ * does not own the node of an ID; -ENOTUNIQ if an ID appears twice;
+ * -EALREADY if a node was destroyed before; -ENOMEM when out of memory.
+ */
+SYSCALL_DEFINE4(bus1_nodes_destroy, int, fd, const __u64 __user *, uids,
+		unsigned int, n, unsigned int, flags)
+{
+	return bus1_ids_call(fd, uids, n, flags, bus1_handles_destroy);
+}
+
+/**
+ * sys_bus1_peer_disconnect() - disconnect a peer while its fd stays open
+ * @fd:		peer to disconnect
+ * @flags:	must be 0
+ *
+ * Does what closing the last file descriptor of the peer does: destroys
+ * all its nodes in one transaction, releases its handles, flushes its
+ * queue and pool. Threads waiting in bus1_recv() return -ESHUTDOWN, poll
+ * reports EPOLLHUP, and every later call on the peer fails with
+ * -ESHUTDOWN.
+ *
+ * Return: 0 on success; -EINVAL for a non-zero @flags; -EBADF if @fd is
+ * not open, -EBADFD if it is not a bus1 peer, -ESHUTDOWN if it is
+ * disconnected already.
+ */
+SYSCALL_DEFINE2(bus1_peer_disconnect, int, fd, unsigned int, flags)
+{
+	CLASS(fd, f)(fd);
+	struct bus1_peer *peer __free(bus1_leave) = NULL;
+
+	if (flags)
+		return -EINVAL;
+	peer = bus1_peer_enter_fd(f);
+	if (IS_ERR(peer))
+		return PTR_ERR(peer);
+
+	return bus1_peer_disconnect(peer);
 }

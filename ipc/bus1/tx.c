@@ -91,6 +91,7 @@ static void bus1_tx_destroy(struct bus1_tx *tx)
 		d = &tx->dests[i];
 		if (d->msg) {
 			bus1_pool_free(&d->peer->pool, d->msg->slice);
+			bus1_node_put(d->msg->node);
 			kfree(d->msg);
 		}
 		if (d->active)
@@ -110,7 +111,7 @@ static int bus1_tx_prepare_one(struct bus1_tx *tx, struct bus1_tx_dest *d,
 	struct bus1_slice *slice;
 
 	d->peer = d->node->owner;
-	if (!bus1_peer_acquire(d->peer))
+	if (bus1_node_is_destroyed(d->node) || !bus1_peer_acquire(d->peer))
 		return -EHOSTUNREACH;
 	d->active = true;
 	msg = kzalloc(sizeof(*msg), GFP_KERNEL_ACCOUNT);
@@ -125,6 +126,8 @@ static int bus1_tx_prepare_one(struct bus1_tx *tx, struct bus1_tx_dest *d,
 	bus1_queue_node_init(&msg->qnode, (unsigned long)tx);
 	msg->slice = slice;
 	msg->type = BUS1_MSG_DATA;
+	kref_get(&d->node->ref);
+	msg->node = d->node;
 	msg->destination = d->node->id;
 	msg->size = size;
 	d->msg = msg;

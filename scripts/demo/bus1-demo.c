@@ -187,6 +187,76 @@ static void demo_multicast(void)
 	close(sender);
 }
 
+static const char *type_name(__u64 type)
+{
+	switch (type) {
+	case BUS1_MSG_DATA:
+		return "BUS1_MSG_DATA";
+	case BUS1_MSG_NODE_DESTROY:
+		return "BUS1_MSG_NODE_DESTROY";
+	case BUS1_MSG_NODE_RELEASE:
+		return "BUS1_MSG_NODE_RELEASE";
+	}
+	return "unknown";
+}
+
+/* Receive one notice; true if it has @type and names @id. */
+static int recv_notice(int fd, const char *who, __u64 type, __u64 id)
+{
+	struct bus1_recv r = {};
+
+	if (syscall(__NR_bus1_recv, fd, &r, sizeof(r)))
+		return 0;
+	printf("         %s (pid %d) got %s for handle %llu\n", who, getpid(),
+	       type_name(r.type), (unsigned long long)r.destination);
+	fflush(stdout);
+	return r.type == type && r.destination == id;
+}
+
+/*
+ * Node life cycle across processes: the owner learns when its last
+ * client is gone, and a destruction reaches the client that holds the
+ * node.
+ */
+static void demo_lifecycle(void)
+{
+	int owner = peer(), client = peer();
+	__u64 node = node_of(owner), held;
+
+	held = give(owner, node, client);
+	step(held != 0, "an owner gives a client process a handle to its node");
+	fflush(stdout);
+	if (!fork()) {
+		close(owner);
+		_exit(0);	/* the client exits: its handle goes */
+	}
+	close(client);
+	step(children_ok() && recv_notice(owner, "owner", BUS1_MSG_NODE_RELEASE, node),
+	     "the client exits: the owner is told nobody else holds the node");
+
+	client = peer();
+	held = give(owner, node, client);
+	fflush(stdout);
+	if (!fork()) {
+		close(owner);
+		/* Blocks until the owner destroys the node. */
+		_exit(!recv_notice(client, "client", BUS1_MSG_NODE_DESTROY, held));
+	}
+	step(syscall(__NR_bus1_nodes_destroy, owner, &node, 1, 0) == 0,
+	     "bus1_nodes_destroy(): the owner destroys the node");
+	step(children_ok(), "the client process, blocked in bus1_recv(), got the notice");
+	step(recv_notice(owner, "owner", BUS1_MSG_NODE_DESTROY, node),
+	     "so did the owner, at the same logical time");
+	step(send_text(owner, &node, 1, "x") < 0 && errno == EHOSTUNREACH,
+	     "sending to a destroyed node fails with EHOSTUNREACH");
+	step(syscall(__NR_bus1_peer_disconnect, client, 0) == 0 &&
+	     syscall(__NR_bus1_recv, client, &(struct bus1_recv){}, sizeof(struct bus1_recv)) < 0 &&
+	     errno == ESHUTDOWN,
+	     "bus1_peer_disconnect(): every later call fails with ESHUTDOWN");
+	close(client);
+	close(owner);
+}
+
 int main(void)
 {
 	struct pollfd pfd;
@@ -224,6 +294,8 @@ int main(void)
 	printf("  messages:\n");
 	demo_request_reply();
 	demo_multicast();
+	printf("  life cycle:\n");
+	demo_lifecycle();
 
 	close(fd);
 	step(pool != MAP_FAILED && ((char *)pool)[0] == 0,

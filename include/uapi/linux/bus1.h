@@ -45,7 +45,7 @@ struct bus1_transfer {
 #define BUS1_DESTINATIONS_MAX	1024U		/* handle IDs per send */
 #define BUS1_VECS_MAX		1024U		/* payload pieces per send */
 #define BUS1_MESSAGE_MAX	BUS1_POOL_SIZE	/* payload bytes per send */
-#define BUS1_RELEASE_MAX	1024U		/* offsets per bus1_slice_release() */
+#define BUS1_RELEASE_MAX	1024U		/* IDs or offsets per release or destroy */
 
 /**
  * struct bus1_vec - one piece of a message payload
@@ -83,8 +83,13 @@ struct bus1_send {
 
 #define BUS1_SEND_SIZE_VER0	48	/* sizeof first published struct */
 
-/* Types of the entries bus1_recv() returns. */
+/*
+ * Types of the entries bus1_recv() returns. A notification has no payload
+ * (offset and size are 0); its destination is the handle ID it is about.
+ */
 #define BUS1_MSG_DATA		1	/* a message sent with bus1_send() */
+#define BUS1_MSG_NODE_DESTROY	2	/* the node of a handle was destroyed */
+#define BUS1_MSG_NODE_RELEASE	3	/* nobody but the owner holds the node */
 
 /* Flags bus1_recv() returns in bus1_recv.msg_flags. */
 #define BUS1_MSG_CONTINUE	(1ULL << 0)	/* next entry: same transaction */
@@ -93,7 +98,8 @@ struct bus1_send {
  * struct bus1_recv - arguments of bus1_recv()
  * @flags:		in: must be 0
  * @msg_flags:		out: BUS1_MSG_* flags of the entry
- * @type:		out: BUS1_MSG_DATA
+ * @type:		out: BUS1_MSG_DATA, BUS1_MSG_NODE_DESTROY or
+ *			BUS1_MSG_NODE_RELEASE
  * @destination:	out: the receiver's ID of the node the entry was sent to
  * @offset:		out: offset of the payload in the receive pool
  * @size:		out: size of the payload in bytes

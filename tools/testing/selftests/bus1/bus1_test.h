@@ -44,6 +44,23 @@ static inline int bus1_slice_release(int fd, const __u64 *offsets,
 	return syscall(__NR_bus1_slice_release, fd, offsets, n, flags);
 }
 
+static inline int bus1_handle_release(int fd, const __u64 *ids,
+				      unsigned int n, unsigned int flags)
+{
+	return syscall(__NR_bus1_handle_release, fd, ids, n, flags);
+}
+
+static inline int bus1_nodes_destroy(int fd, const __u64 *ids, unsigned int n,
+				     unsigned int flags)
+{
+	return syscall(__NR_bus1_nodes_destroy, fd, ids, n, flags);
+}
+
+static inline int bus1_peer_disconnect(int fd, unsigned int flags)
+{
+	return syscall(__NR_bus1_peer_disconnect, fd, flags);
+}
+
 /* Transfer @id from @src to @dst; returns the new ID, or 0 on failure. */
 static inline __u64 bus1_transfer_id(int src, __u64 id, int dst)
 {

@@ -210,16 +210,28 @@ TEST_F(peers, transfer_errors)
 
 TEST_F(peers, owner_closes_first)
 {
-	__u64 node, in_b, in_c;
+	struct bus1_transfer t = {};
+	struct bus1_recv r = {};
+	__u64 node, in_b;
 
 	ASSERT_EQ(0, bus1_node_create(self->a, &node, 0));
 	in_b = bus1_transfer_id(self->a, node, self->b);
 	ASSERT_NE(0, in_b);
-	/* The holders outlive the owner and can still pass the handle on. */
+	/*
+	 * Closing the owner destroys the node: the holder is told, keeps
+	 * its handle until it releases it, but cannot pass it on.
+	 */
 	close(self->a);
-	in_c = bus1_transfer_id(self->b, in_b, self->c);
-	EXPECT_NE(0, in_c);
-	EXPECT_EQ(1, fdinfo(self->c, "bus1-handles"));
+	ASSERT_EQ(0, bus1_recv(self->b, &r, sizeof(r)));
+	EXPECT_EQ(BUS1_MSG_NODE_DESTROY, r.type);
+	EXPECT_EQ(in_b, r.destination);
+	t.src_id = in_b;
+	EXPECT_EQ(-1, bus1_handle_transfer(self->b, self->c, &t, sizeof(t)));
+	EXPECT_EQ(EHOSTUNREACH, errno);
+	EXPECT_EQ(0, fdinfo(self->c, "bus1-handles"));
+	EXPECT_EQ(1, fdinfo(self->b, "bus1-handles"));
+	EXPECT_EQ(0, bus1_handle_release(self->b, &in_b, 1, 0));
+	EXPECT_EQ(0, fdinfo(self->b, "bus1-handles"));
 	self->a = bus1_peer_create(0);
 	ASSERT_LE(0, self->a);
 }

@@ -102,6 +102,19 @@ static int release(int fd, __u64 offset)
 }
 
 /*
+ * The owner of the node behind the handle @id of @fd is gone: @fd has a
+ * BUS1_MSG_NODE_DESTROY notice for it first in its queue.
+ */
+#define EXPECT_DESTROY_NOTICE(fd, id) do {				\
+	struct bus1_recv r_;						\
+									\
+	EXPECT_EQ(0, recv_msg((fd), &r_));				\
+	EXPECT_EQ(BUS1_MSG_NODE_DESTROY, r_.type);			\
+	EXPECT_EQ((id), r_.destination);				\
+	EXPECT_EQ(0, r_.size);						\
+} while (0)
+
+/*
  * Receive the next entry of @fd and check it: a message of @len bytes
  * equal to @data (unless NULL), sent to the node @fd knows as @dst, with
  * @flags. Returns the offset of its payload in the pool mapped at @map.
@@ -543,6 +556,7 @@ TEST_F(msg, send_continue)
 	dst[3] = self->hc;
 	ASSERT_NE(0, dst[2]);
 	close(gone);
+	EXPECT_DESTROY_NOTICE(self->a, dst[2]);
 	expect_fd = lowest_free_fd();
 
 	/* Without the flag, the first failure fails the whole send. */
@@ -999,6 +1013,8 @@ TEST_F(msg, send_ehostunreach)
 
 	ASSERT_EQ(0, close(self->b));
 	self->b = -1;
+	/* Closing b destroyed its node; a, which holds it, is told. */
+	EXPECT_DESTROY_NOTICE(self->a, self->hb);
 	expect_fd = lowest_free_fd();
 
 	EXPECT_EQ(-1, send_buf(self->a, self->hb, "x", 1));
@@ -1626,6 +1642,7 @@ TEST_F(msg, recv_blocked_while_fd_closed)
 	/* With the call returned, the last reference is gone. */
 	EXPECT_EQ(-1, send_buf(self->a, self->hb, "x", 1));
 	EXPECT_EQ(EHOSTUNREACH, errno);
+	EXPECT_DESTROY_NOTICE(self->a, self->hb);
 	EXPECT_NOTHING_DELIVERED();
 }
 

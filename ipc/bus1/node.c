@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bus1 nodes: holders, destruction and release notices
+ *
+ * A node keeps the list of every handle to it, so that destroying it can
+ * tell each holder, and counts the handles other peers hold, so that the
+ * owner can be told when that count drops to zero. Both are protected by
+ * the owner's nodes_lock, one lock for all nodes of a peer: a peer that
+ * nobody holds a handle of is never touched through it.
+ *
+ * Destroying a set of nodes is one transaction, ordered with every other
+ * (see queue.c): a notice is staged in the queue of every holder, then all
+ * are committed at one timestamp. Data messages that race with it and are
+ * ordered after it are dropped when the owner receives them, so nothing
+ * addressed to a node arrives after the news of its destruction.
+ *
+ * Notices are embedded in the handle (destruction) or node (release) they
+ * are about, so that neither can fail for want of memory.
+ */
+
+#include <linux/lockdep.h>
+#include <linux/minmax.h>
+#include <linux/mutex.h>
+#include <linux/poll.h>
+#include <linux/slab.h>
+#include <linux/wait.h>
+#include <uapi/linux/bus1.h>
+#include "handle.h"
+#include "node.h"
+#include "peer.h"
+
+/**
+ * bus1_node_new() - allocate a node
+ * @owner:	the peer that will own the node
+ *
+ * Return: the node, with one reference for the owner's handle, or NULL
+ * when out of memory.
+ */
+struct bus1_node *bus1_node_new(struct bus1_peer *owner)
+{
+	struct bus1_node *node;
+
+	node = kzalloc(sizeof(*node), GFP_KERNEL_ACCOUNT);
+	if (!node)
+		return NULL;
+
+	kref_init(&node->ref);
+	node->owner = bus1_peer_get(owner);
+	INIT_LIST_HEAD(&node->holders);
+	INIT_LIST_HEAD(&node->destroy_link);
+	node->release_notice.type = BUS1_MSG_NODE_RELEASE;
+	node->release_notice.node = node;
+	bus1_queue_node_init(&node->release_notice.qnode, 0);
+	return node;
+}
+
+static void bus1_node_free(struct kref *ref)
+{
+	struct bus1_node *node = container_of(ref, struct bus1_node, ref);
+
+	WARN_ON(!list_empty(&node->holders) || node->release_queued);
+	bus1_peer_put(node->owner);
+	kfree(node);
+}
+
+/**
+ * bus1_node_put() - drop a reference to a node
+ * @node:	node to release
+ */
+void bus1_node_put(struct bus1_node *node)
+{
+	kref_put(&node->ref, bus1_node_free);
+}
+
+/**
+ * bus1_node_is_destroyed() - whether a node was destroyed
+ * @node:	node to test
+ *
+ * Return: true once the destruction of @node committed.
+ */
+bool bus1_node_is_destroyed(struct bus1_node *node)
+{
+	return READ_ONCE(node->destroy_ts);
+}
+
+/**
+ * bus1_node_link() - record a new handle to a node
+ * @node:	the node
+ * @handle:	a handle of @node, linked into no node yet
+ *
+ * Return: 0 on success, -EHOSTUNREACH if @node was destroyed.
+ */
+int bus1_node_link(struct bus1_node *node, struct bus1_handle *handle)
+{
+	struct bus1_peer *owner = node->owner;
+	int r = 0;
+
+	mutex_lock(&owner->nodes_lock);
+	if (node->destroy_ts) {
+		r = -EHOSTUNREACH;
+	} else {
+		list_add_tail(&handle->holder_link, &node->holders);
+		if (handle->holder != owner)
+			node->n_foreign++;
+	}
+	mutex_unlock(&owner->nodes_lock);
+	return r;
+}
+
+/*
+ * Nobody but the owner holds @node any more: queue the release notice,
+ * unless the owner will learn of it anyway. It is ordered after whatever
+ * @releaser did before. Owner's nodes_lock held.
+ */
+static void bus1_node_queue_release(struct bus1_node *node,
+				    struct bus1_peer *releaser)
+{
+	struct bus1_peer *owner = node->owner;
+	struct bus1_queue_node *qnode = &node->release_notice.qnode;
+	u64 ts;
+
+	lockdep_assert_held(&owner->nodes_lock);
+	if (node->destroy_ts || node->release_queued ||
+	    !bus1_peer_acquire(owner))
+		return;
+
+	kref_get(&node->ref);
+	node->release_queued = true;
+	bus1_queue_node_init(qnode, (unsigned long)node);
+	ts = bus1_queue_commit_ts(bus1_queue_tick(&releaser->queue, 0));
+	if (bus1_queue_commit(&owner->queue, qnode, ts))
+		wake_up_interruptible_poll(&owner->waitq, EPOLLIN | EPOLLRDNORM);
+	/* The owner cannot take the notice out while the lock is held. */
+	bus1_queue_tick(&releaser->queue, qnode->ts);
+	bus1_peer_release(owner);
+}
+
+/**
+ * bus1_node_unlink() - forget a handle to a node
+ * @node:	the node
+ * @handle:	a handle of @node its holder dropped
+ *
+ * The owner is notified if this was the last handle of another peer.
+ */
+void bus1_node_unlink(struct bus1_node *node, struct bus1_handle *handle)
+{
+	struct bus1_peer *owner = node->owner;
+
+	mutex_lock(&owner->nodes_lock);
+	list_del_init(&handle->holder_link);
+	if (handle->holder != owner && !--node->n_foreign)
+		bus1_node_queue_release(node, handle->holder);
+	mutex_unlock(&owner->nodes_lock);
+}
+
+/**
+ * bus1_nodes_destroy_locked() - destroy a set of nodes in one transaction
+ * @owner:	owner of the nodes, its nodes_lock held
+ * @set:	the nodes, alive, linked through their destroy_link; the list
+ *		is empty afterwards
+ *
+ * Every connected holder of a handle to one of the nodes, the owner
+ * included, gets a BUS1_MSG_NODE_DESTROY notice for that handle; all
+ * notices commit at one timestamp, above the owner's clock.
+ */
+void bus1_nodes_destroy_locked(struct bus1_peer *owner, struct list_head *set)
+{
+	struct bus1_node *node, *tmp;
+	struct bus1_handle *h;
+	u64 key = (unsigned long)set, ts;
+
+	lockdep_assert_held(&owner->nodes_lock);
+	ts = bus1_queue_tick(&owner->queue, 0);
+	list_for_each_entry(node, set, destroy_link)
+		list_for_each_entry(h, &node->holders, holder_link) {
+			if (!bus1_peer_acquire(h->holder))
+				continue;
+			kref_get(&h->ref);
+			bus1_queue_node_init(&h->destroy_notice.qnode, key);
+			ts = max(ts, bus1_queue_stage(&h->holder->queue,
+						      &h->destroy_notice.qnode));
+		}
+
+	ts = bus1_queue_commit_ts(ts);
+	list_for_each_entry(node, set, destroy_link) {
+		node->destroy_key = key;
+		/* Pairs with bus1_node_destroyed_before(): key before ts. */
+		smp_store_release(&node->destroy_ts, ts);
+		list_for_each_entry(h, &node->holders, holder_link)
+			if (bus1_queue_node_is_queued(&h->destroy_notice.qnode))
+				bus1_queue_tick(&h->holder->queue, ts);
+	}
+
+	list_for_each_entry_safe(node, tmp, set, destroy_link) {
+		list_for_each_entry(h, &node->holders, holder_link) {
+			if (!bus1_queue_node_is_queued(&h->destroy_notice.qnode))
+				continue;
+			if (bus1_queue_commit(&h->holder->queue,
+					      &h->destroy_notice.qnode, ts))
+				wake_up_interruptible_poll(&h->holder->waitq,
+							   EPOLLIN | EPOLLRDNORM);
+			bus1_peer_release(h->holder);
+		}
+		list_del_init(&node->destroy_link);
+	}
+	bus1_queue_tick(&owner->queue, ts);
+}
+
+/**
+ * bus1_node_destroyed_before() - whether a message comes too late
+ * @node:	destination node of the message, owned by the receiver
+ * @qnode:	the message's committed queue entry
+ *
+ * Return: true if @node was destroyed in a transaction ordered before
+ * @qnode; the message must then not be delivered.
+ */
+bool bus1_node_destroyed_before(struct bus1_node *node,
+				const struct bus1_queue_node *qnode)
+{
+	/* Pairs with bus1_nodes_destroy_locked(): ts before key. */
+	u64 ts = smp_load_acquire(&node->destroy_ts);
+
+	if (!ts)
+		return false;
+	return ts < qnode->ts ||
+	       (ts == qnode->ts && node->destroy_key < qnode->key);
+}
+
+/**
+ * bus1_node_release_withdrawn() - drop a release notice that is stale
+ * @node:	node whose release notice is first in the owner's queue
+ *
+ * Called by the owner's receiver. If another peer holds the node again,
+ * the notice is taken out of the queue.
+ *
+ * Return: true if the notice was withdrawn.
+ */
+bool bus1_node_release_withdrawn(struct bus1_node *node)
+{
+	struct bus1_peer *owner = node->owner;
+	bool withdrawn;
+
+	mutex_lock(&owner->nodes_lock);
+	withdrawn = node->n_foreign;
+	if (withdrawn) {
+		bus1_queue_remove(&owner->queue, &node->release_notice.qnode);
+		node->release_queued = false;
+	}
+	mutex_unlock(&owner->nodes_lock);
+	if (withdrawn)
+		bus1_node_put(node);
+	return withdrawn;
+}
+
+/**
+ * bus1_node_release_done() - the owner is done with a release notice
+ * @node:	node whose release notice was received or flushed
+ *
+ * Takes the notice out of the owner's queue if it is still there, so a
+ * later release can queue it again.
+ */
+void bus1_node_release_done(struct bus1_node *node)
+{
+	struct bus1_peer *owner = node->owner;
+
+	mutex_lock(&owner->nodes_lock);
+	if (bus1_queue_node_is_queued(&node->release_notice.qnode))
+		bus1_queue_remove(&owner->queue, &node->release_notice.qnode);
+	node->release_queued = false;
+	mutex_unlock(&owner->nodes_lock);
+	bus1_node_put(node);
+}

@@ -1018,10 +1018,11 @@ TEST(bad_fds)
 	peer = bus1_peer_create(BUS1_PEER_CLOEXEC | BUS1_PEER_NONBLOCK);
 	ASSERT_LE(0, peer);
 	ASSERT_EQ(0, bus1_node_create(peer, &id, 0));
+	/* The pipe first: it would take the number of the closed fd. */
+	ASSERT_EQ(0, pipe2(pipefd, O_CLOEXEC));
 	closed = dup(peer);
 	ASSERT_LE(0, closed);
 	close(closed);
-	ASSERT_EQ(0, pipe2(pipefd, O_CLOEXEC));
 
 	bad[0] = -1;
 	bad[1] = closed;

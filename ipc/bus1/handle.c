@@ -108,6 +108,8 @@ static void bus1_handle_link(struct bus1_peer *peer, struct bus1_handle *handle)
 	rb_add(&handle->by_id, &peer->handles.by_id, bus1_handle_less_by_id);
 	rb_add(&handle->by_node, &peer->handles.by_node, bus1_handle_less_by_node);
 	peer->handles.n_handles++;
+	if (handle->node->owner == peer)
+		peer->handles.n_nodes++;
 }
 
 static void bus1_handle_unlink(struct bus1_peer *peer, struct bus1_handle *handle)
@@ -228,7 +230,6 @@ int bus1_node_create(struct bus1_peer *peer, u64 *id)
 	mutex_lock(&peer->lock);
 	bus1_handle_link(peer, handle);
 	node->id = handle->id;
-	peer->handles.n_nodes++;
 	*id = handle->id;
 	mutex_unlock(&peer->lock);
 	return 0;
@@ -280,10 +281,17 @@ int bus1_handle_transfer(struct bus1_peer *src, u64 src_id,
 		handle->refs++;
 		*dst_id = handle->id;
 	} else {
+		/*
+		 * The ID first: once linked to the node, the handle may get a
+		 * destruction notice, which names it by its ID.
+		 */
+		new->node = node;
+		bus1_handle_link(dst, new);
 		r = bus1_node_link(node, new);
-		if (!r) {
-			new->node = node;
-			bus1_handle_link(dst, new);
+		if (r) {
+			bus1_handle_unlink(dst, new);
+			new->node = NULL;
+		} else {
 			*dst_id = new->id;
 			new = NULL;
 			node = NULL;
@@ -465,4 +473,138 @@ int bus1_handles_resolve(struct bus1_peer *peer, const u64 *ids, size_t n,
 			if (nodes[i])
 				bus1_node_put(nodes[i]);
 	return r;
+}
+
+/**
+ * bus1_handles_lookup() - look up the nodes of handles to pass
+ * @peer:	holder of the handles
+ * @ids:	handle IDs of @peer; an ID may appear more than once
+ * @n:		number of IDs
+ * @nodes:	array of @n entries, set to a counted reference to each node
+ *
+ * All or nothing: on failure no reference is held and @nodes is unset.
+ *
+ * Return: 0 on success, -ENXIO if @peer holds no handle of one of @ids.
+ */
+int bus1_handles_lookup(struct bus1_peer *peer, const u64 *ids, size_t n,
+			struct bus1_node **nodes)
+{
+	struct bus1_handle *handle;
+	size_t i;
+
+	mutex_lock(&peer->lock);
+	for (i = 0; i < n; i++) {
+		handle = bus1_handle_find(peer, ids[i]);
+		if (!handle)
+			break;
+		nodes[i] = handle->node;
+		kref_get(&nodes[i]->ref);
+	}
+	mutex_unlock(&peer->lock);
+	if (i == n)
+		return 0;
+
+	while (i--) {
+		bus1_node_put(nodes[i]);
+		nodes[i] = NULL;
+	}
+	return -ENXIO;
+}
+
+/**
+ * bus1_handles_spare() - allocate the handles a message may need
+ * @peer:	the receiver
+ * @n:		number of handles the message carries
+ *
+ * Return: an array of @n new handles, to give to bus1_handles_install(),
+ * or NULL when out of memory.
+ */
+struct bus1_handle **bus1_handles_spare(struct bus1_peer *peer, size_t n)
+{
+	struct bus1_handle **spare;
+	size_t i;
+
+	spare = kcalloc(n, sizeof(*spare), GFP_KERNEL_ACCOUNT);
+	if (!spare)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		spare[i] = bus1_handle_new(peer);
+		if (!spare[i]) {
+			bus1_handles_spare_free(spare, i);
+			return NULL;
+		}
+	}
+	return spare;
+}
+
+/**
+ * bus1_handles_spare_free() - free what bus1_handles_install() left over
+ * @spare:	array of bus1_handles_spare(); used entries are NULL
+ * @n:		number of entries
+ */
+void bus1_handles_spare_free(struct bus1_handle **spare, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (spare[i])
+			bus1_handle_put(spare[i]);
+	kfree(spare);
+}
+
+/**
+ * bus1_handles_install() - give a receiver the handles a message carries
+ * @peer:	the receiver, which took @msg out of its queue
+ * @msg:	the message; its node references are taken over or dropped,
+ *		and its handle array emptied
+ * @spare:	the result of bus1_handles_spare() for @msg; the entries
+ *		used are set to NULL
+ * @ids:	array of @msg->n_handles entries, set to the receiver's ID of
+ *		each handle, or BUS1_HANDLE_INVALID for a node destroyed
+ *		before the message
+ *
+ * A node the receiver holds a handle to already adds a reference to that
+ * handle, as a transfer does.
+ */
+void bus1_handles_install(struct bus1_peer *peer, struct bus1_message *msg,
+			  struct bus1_handle **spare, u64 *ids)
+{
+	struct bus1_handle *existing, *handle;
+	struct bus1_node *node;
+	struct rb_node *n;
+	size_t i;
+
+	mutex_lock(&peer->lock);
+	for (i = 0; i < msg->n_handles; i++) {
+		node = msg->handles[i];
+		msg->handles[i] = NULL;
+		n = rb_find(node, &peer->handles.by_node, bus1_handle_cmp_node);
+		existing = n ? rb_entry(n, struct bus1_handle, by_node) : NULL;
+		/*
+		 * A new handle gets its ID only after it is linked to the
+		 * node; no destruction notice of it can be received before,
+		 * as this receiver holds the recv_lock.
+		 */
+		spare[i]->node = node;
+		handle = bus1_node_receive(node, peer, existing, spare[i],
+					   &msg->qnode);
+		if (handle == spare[i]) {
+			spare[i] = NULL;
+			bus1_handle_link(peer, handle);
+		} else {
+			spare[i]->node = NULL;
+			if (handle)
+				handle->refs++;
+			/* Not under our lock: the last put may free the owner. */
+			msg->handles[i] = node;
+		}
+		ids[i] = handle ? handle->id : BUS1_HANDLE_INVALID;
+	}
+	mutex_unlock(&peer->lock);
+
+	for (i = 0; i < msg->n_handles; i++) {
+		if (msg->handles[i])
+			bus1_node_put(msg->handles[i]);
+		msg->handles[i] = NULL;
+	}
 }

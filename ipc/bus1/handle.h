@@ -84,5 +84,11 @@ int bus1_handles_release(struct bus1_peer *peer, const u64 *ids, size_t n,
 int bus1_handles_destroy(struct bus1_peer *peer, const u64 *ids, size_t n);
 int bus1_handles_resolve(struct bus1_peer *peer, const u64 *ids, size_t n,
 			 struct bus1_node **nodes, s32 *errors);
+int bus1_handles_lookup(struct bus1_peer *peer, const u64 *ids, size_t n,
+			struct bus1_node **nodes);
+struct bus1_handle **bus1_handles_spare(struct bus1_peer *peer, size_t n);
+void bus1_handles_spare_free(struct bus1_handle **spare, size_t n);
+void bus1_handles_install(struct bus1_peer *peer, struct bus1_message *msg,
+			  struct bus1_handle **spare, u64 *ids);
 
 #endif /* __BUS1_HANDLE_H */

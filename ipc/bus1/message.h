@@ -7,12 +7,15 @@
  * bus1_send(), or a notification about a node.
  */
 
+#include <linux/align.h>
 #include <linux/types.h>
 #include "queue.h"
 
 struct bus1_handle;
 struct bus1_node;
+struct bus1_peer;
 struct bus1_slice;
+struct file;
 
 /**
  * struct bus1_message - one queued entry of a receiver
@@ -25,6 +28,12 @@ struct bus1_slice;
  * @slice:	BUS1_MSG_DATA: payload in the receiver's pool
  * @destination: BUS1_MSG_DATA: the receiver's ID of @node
  * @size:	BUS1_MSG_DATA: payload size in bytes
+ * @n_handles:	BUS1_MSG_DATA: number of entries in @handles
+ * @handles:	BUS1_MSG_DATA: the nodes of the passed handles, each a
+ *		counted reference that also counts as a handle of another
+ *		peer to the node (see node.c)
+ * @n_files:	BUS1_MSG_DATA: number of entries in @files
+ * @files:	BUS1_MSG_DATA: the passed files, counted references
  *
  * A data message is allocated by its sender, owned by it until it commits
  * the message, then by the receiver, which frees it when it receives it or
@@ -40,12 +49,28 @@ struct bus1_message {
 	struct bus1_slice *slice;
 	u64 destination;
 	u64 size;
+	size_t n_handles;
+	struct bus1_node **handles;
+	size_t n_files;
+	struct file **files;
 };
+
+/*
+ * Where the IDs of the handles a message of @size payload bytes carries
+ * start in its slice; the fd numbers follow them.
+ */
+static inline size_t bus1_message_trailer_offset(size_t size)
+{
+	return ALIGN(size, sizeof(u64));
+}
 
 static inline struct bus1_message *
 bus1_message_from_qnode(struct bus1_queue_node *qnode)
 {
 	return container_of(qnode, struct bus1_message, qnode);
 }
+
+struct bus1_message *bus1_message_new(size_t n_handles, size_t n_files);
+void bus1_message_free(struct bus1_message *msg, struct bus1_peer *releaser);
 
 #endif /* __BUS1_MESSAGE_H */

@@ -154,6 +154,108 @@ void bus1_node_unlink(struct bus1_node *node, struct bus1_handle *handle)
 }
 
 /**
+ * bus1_node_inflight_get() - count a handle to a node a message carries
+ * @node:	the node
+ *
+ * Takes a node reference. Until the message is received or dropped, the
+ * reference counts as a handle of another peer, so the owner is not told
+ * that nobody holds the node while it is on its way to someone.
+ */
+void bus1_node_inflight_get(struct bus1_node *node)
+{
+	struct bus1_peer *owner = node->owner;
+
+	kref_get(&node->ref);
+	mutex_lock(&owner->nodes_lock);
+	node->n_foreign++;
+	mutex_unlock(&owner->nodes_lock);
+}
+
+/*
+ * Drop the count of bus1_node_inflight_get(), but not the reference; the
+ * owner's nodes_lock held.
+ */
+static void bus1_node_inflight_drop(struct bus1_node *node,
+				    struct bus1_peer *releaser)
+{
+	lockdep_assert_held(&node->owner->nodes_lock);
+	if (!--node->n_foreign)
+		bus1_node_queue_release(node, releaser);
+}
+
+/**
+ * bus1_node_inflight_put() - drop a handle a message carried
+ * @node:	the node, whose reference is dropped
+ * @releaser:	the peer that drops the message
+ */
+void bus1_node_inflight_put(struct bus1_node *node, struct bus1_peer *releaser)
+{
+	struct bus1_peer *owner = node->owner;
+
+	mutex_lock(&owner->nodes_lock);
+	bus1_node_inflight_drop(node, releaser);
+	mutex_unlock(&owner->nodes_lock);
+	bus1_node_put(node);
+}
+
+/**
+ * bus1_node_receive() - a handle a message carried reaches its receiver
+ * @node:	the node
+ * @receiver:	the peer that received the message, its lock held
+ * @existing:	the handle @receiver holds to @node already, or NULL
+ * @spare:	a new handle of @receiver, used if @existing is NULL
+ * @qnode:	the received message's queue entry
+ *
+ * Turns the in-flight reference of the message into a handle of the
+ * receiver: a new reference of @existing, or @spare, linked to @node and
+ * taking over the message's node reference. If @node was destroyed in a
+ * transaction ordered before the message, it becomes no handle at all. If
+ * it was destroyed after the message, the new handle gets its destruction
+ * notice at the time of the destruction, which the receiver has not
+ * reached yet.
+ *
+ * Return: @spare if it is now a handle of @node, @existing if that one
+ * gains a reference, NULL if the node was destroyed before the message.
+ * Unless @spare is returned, the caller drops the message's node
+ * reference.
+ */
+struct bus1_handle *bus1_node_receive(struct bus1_node *node,
+				      struct bus1_peer *receiver,
+				      struct bus1_handle *existing,
+				      struct bus1_handle *spare,
+				      const struct bus1_queue_node *qnode)
+{
+	struct bus1_peer *owner = node->owner;
+	struct bus1_queue_node *notice;
+	struct bus1_handle *handle;
+
+	lockdep_assert_held(&receiver->lock);
+	mutex_lock(&owner->nodes_lock);
+	if (bus1_node_destroyed_before(node, qnode)) {
+		handle = NULL;
+		bus1_node_inflight_drop(node, receiver);
+	} else if (existing) {
+		handle = existing;
+		bus1_node_inflight_drop(node, receiver);
+	} else {
+		handle = spare;
+		list_add_tail(&handle->holder_link, &node->holders);
+		/* A foreign handle replaces a foreign reference; the owner's does not. */
+		if (receiver == owner)
+			bus1_node_inflight_drop(node, receiver);
+		if (node->destroy_ts) {
+			notice = &handle->destroy_notice.qnode;
+			kref_get(&handle->ref);
+			bus1_queue_node_init(notice, node->destroy_key);
+			bus1_queue_insert(&receiver->queue, notice,
+					  node->destroy_ts);
+		}
+	}
+	mutex_unlock(&owner->nodes_lock);
+	return handle;
+}
+
+/**
  * bus1_nodes_destroy_locked() - destroy a set of nodes in one transaction
  * @owner:	owner of the nodes, its nodes_lock held
  * @set:	the nodes, alive, linked through their destroy_link; the list

@@ -25,7 +25,8 @@ struct bus1_peer;
  *		whole life
  * @id:		the ID of the owner's own handle to the node
  * @holders:	every handle to the node, the owner's included
- * @n_foreign:	number of handles held by peers other than the owner
+ * @n_foreign:	number of handles held by peers other than the owner, and
+ *		of handles to the node that messages carry
  * @destroy_ts:	commit timestamp of the node's destruction, 0 while alive
  * @destroy_key: tie-break key of the destruction, valid with @destroy_ts
  * @destroy_link: entry in the set of nodes one destruction works on
@@ -55,6 +56,13 @@ void bus1_node_put(struct bus1_node *node);
 int bus1_node_link(struct bus1_node *node, struct bus1_handle *handle);
 void bus1_node_unlink(struct bus1_node *node, struct bus1_handle *handle);
 void bus1_nodes_destroy_locked(struct bus1_peer *owner, struct list_head *set);
+void bus1_node_inflight_get(struct bus1_node *node);
+void bus1_node_inflight_put(struct bus1_node *node, struct bus1_peer *releaser);
+struct bus1_handle *bus1_node_receive(struct bus1_node *node,
+				      struct bus1_peer *receiver,
+				      struct bus1_handle *existing,
+				      struct bus1_handle *spare,
+				      const struct bus1_queue_node *qnode);
 bool bus1_node_is_destroyed(struct bus1_node *node);
 bool bus1_node_destroyed_before(struct bus1_node *node,
 				const struct bus1_queue_node *qnode);

@@ -12,12 +12,14 @@
 #include <linux/anon_inodes.h>
 #include <linux/err.h>
 #include <linux/fcntl.h>
+#include <linux/fdtable.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/poll.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/uio.h>
 #include <uapi/linux/bus1.h>
 #include "handle.h"
 #include "message.h"
@@ -77,13 +79,13 @@ void bus1_peer_put(struct bus1_peer *peer)
 }
 
 /* Drop a queued entry of a peer that is torn down. */
-static void bus1_peer_drop_entry(struct bus1_message *msg)
+static void bus1_peer_drop_entry(struct bus1_peer *peer,
+				 struct bus1_message *msg)
 {
 	switch (msg->type) {
 	case BUS1_MSG_DATA:
 		/* Its slice goes with the pool. */
-		bus1_node_put(msg->node);
-		kfree(msg);
+		bus1_message_free(msg, peer);
 		break;
 	case BUS1_MSG_NODE_DESTROY:
 		bus1_handle_put(msg->handle);
@@ -110,7 +112,7 @@ static void bus1_peer_teardown(struct bus1_peer *peer)
 	all = bus1_queue_flush(&peer->queue);
 	rbtree_postorder_for_each_entry_safe(qnode, tmp, &all, rb) {
 		RB_CLEAR_NODE(&qnode->rb);
-		bus1_peer_drop_entry(bus1_message_from_qnode(qnode));
+		bus1_peer_drop_entry(peer, bus1_message_from_qnode(qnode));
 	}
 	bus1_pool_deinit(&peer->pool);
 }
@@ -331,8 +333,7 @@ static bool bus1_peer_drop_stale(struct bus1_peer *peer,
 			return false;
 		bus1_queue_remove(&peer->queue, &msg->qnode);
 		bus1_pool_free(&peer->pool, msg->slice);
-		bus1_node_put(msg->node);
-		kfree(msg);
+		bus1_message_free(msg, peer);
 		return true;
 	case BUS1_MSG_NODE_RELEASE:
 		return bus1_node_release_withdrawn(msg->node);
@@ -340,15 +341,61 @@ static bool bus1_peer_drop_stale(struct bus1_peer *peer,
 	return false;
 }
 
+/*
+ * Install what data message @msg carries, now out of the queue: its
+ * handles, and with BUS1_RECV_FDS its files, and write their IDs and fd
+ * numbers behind the payload. Files not installed read as -1 and are
+ * dropped with the message.
+ */
+static void bus1_peer_install(struct bus1_peer *peer, struct bus1_message *msg,
+			      u64 flags, struct bus1_handle **spare,
+			      void *trailer, size_t trailer_size)
+{
+	u64 *ids = trailer;
+	s32 *fds = trailer + msg->n_handles * sizeof(u64);
+	struct kvec kvec = { trailer, trailer_size };
+	struct iov_iter iter;
+	size_t i;
+
+	bus1_handles_install(peer, msg, spare, ids);
+	for (i = 0; i < msg->n_files; i++) {
+		fds[i] = -1;
+		if (flags & BUS1_RECV_FDS)
+			fds[i] = max(receive_fd(msg->files[i], NULL, O_CLOEXEC),
+				     -1);
+	}
+
+	iov_iter_kvec(&iter, ITER_SOURCE, &kvec, 1, trailer_size);
+	if (!bus1_pool_write(&peer->pool, msg->slice,
+			     bus1_message_trailer_offset(msg->size), &iter))
+		return;
+
+	/*
+	 * The sender wrote placeholders to these pool pages, so this cannot
+	 * fail unless they were swapped out and cannot come back. Then the
+	 * placeholders stay: give back what they cannot name.
+	 */
+	for (i = 0; i < msg->n_handles; i++)
+		if (ids[i] != BUS1_HANDLE_INVALID)
+			bus1_handles_release(peer, &ids[i], 1, true);
+	for (i = 0; i < msg->n_files; i++)
+		if (fds[i] >= 0)
+			close_fd(fds[i]);
+}
+
 /* Describe @msg for user space and take it out of the queue; recv_lock held. */
 static int bus1_peer_deliver(struct bus1_peer *peer, struct bus1_message *msg,
-			     bool more, struct bus1_recv __user *uargs,
-			     size_t size)
+			     bool more, u64 flags,
+			     struct bus1_recv __user *uargs, size_t size)
 {
 	struct bus1_recv out = {
 		.msg_flags = more ? BUS1_MSG_CONTINUE : 0,
 		.type = msg->type,
 	};
+	struct bus1_handle **spare = NULL;
+	size_t n_handles = 0, trailer_size = 0;
+	void *trailer = NULL;
+	int r = 0;
 
 	lockdep_assert_held(&peer->recv_lock);
 	switch (msg->type) {
@@ -356,6 +403,11 @@ static int bus1_peer_deliver(struct bus1_peer *peer, struct bus1_message *msg,
 		out.destination = msg->destination;
 		out.offset = msg->slice->offset;
 		out.size = msg->size;
+		n_handles = msg->n_handles;
+		out.n_handles = n_handles;
+		out.n_fds = msg->n_files;
+		trailer_size = n_handles * sizeof(u64) +
+			       msg->n_files * sizeof(s32);
 		break;
 	case BUS1_MSG_NODE_DESTROY:
 		out.destination = msg->handle->id;
@@ -364,16 +416,31 @@ static int bus1_peer_deliver(struct bus1_peer *peer, struct bus1_message *msg,
 		out.destination = msg->node->id;
 		break;
 	}
+
+	/* Whatever can fail comes before the entry leaves the queue. */
+	if (trailer_size) {
+		trailer = kmalloc(trailer_size, GFP_KERNEL_ACCOUNT);
+		if (n_handles)
+			spare = bus1_handles_spare(peer, n_handles);
+		if (!trailer || (n_handles && !spare)) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
 	/* A larger struct of newer user space keeps its checked zeroes. */
-	if (copy_to_user(uargs, &out, min(size, sizeof(out))))
-		return -EFAULT;
+	if (copy_to_user(uargs, &out, min(size, sizeof(out)))) {
+		r = -EFAULT;
+		goto out;
+	}
 
 	switch (msg->type) {
 	case BUS1_MSG_DATA:
 		bus1_queue_remove(&peer->queue, &msg->qnode);
+		if (trailer_size)
+			bus1_peer_install(peer, msg, flags, spare, trailer,
+					  trailer_size);
 		bus1_pool_publish(&peer->pool, msg->slice);
-		bus1_node_put(msg->node);
-		kfree(msg);
+		bus1_message_free(msg, peer);
 		break;
 	case BUS1_MSG_NODE_DESTROY:
 		bus1_queue_remove(&peer->queue, &msg->qnode);
@@ -383,7 +450,11 @@ static int bus1_peer_deliver(struct bus1_peer *peer, struct bus1_message *msg,
 		bus1_node_release_done(msg->node);
 		break;
 	}
-	return 0;
+out:
+	if (spare)
+		bus1_handles_spare_free(spare, n_handles);
+	kfree(trailer);
+	return r;
 }
 
 static bool bus1_peer_can_recv(struct bus1_peer *peer)
@@ -398,18 +469,22 @@ static bool bus1_peer_can_recv(struct bus1_peer *peer)
  * bus1_peer_recv() - receive the next entry of a peer's queue
  * @peer:	receiving peer, entered by the caller
  * @nonblock:	fail with -EAGAIN instead of waiting for an entry
+ * @flags:	BUS1_RECV_* flags, checked by the caller
  * @uargs:	where to describe the entry, a struct bus1_recv
  * @size:	size of @uargs as user space knows it
  *
  * Waits, interruptibly, until the first entry of the queue is committed,
- * then describes it in @uargs and hands its slice over to the peer. If
- * @uargs cannot be written, the entry stays first in the queue.
+ * then describes it in @uargs and hands its slice over to the peer,
+ * installing the handles and files it carries. If @uargs cannot be
+ * written, or memory for the handles is short, the entry stays first in
+ * the queue.
  *
  * Return: 0 on success; -EAGAIN if @nonblock and nothing can be received,
  * -ERESTARTSYS if a signal arrived while waiting, -ESHUTDOWN if the peer
- * was disconnected meanwhile, -EFAULT if @uargs cannot be written.
+ * was disconnected meanwhile, -EFAULT if @uargs cannot be written,
+ * -ENOMEM when out of memory.
  */
-int bus1_peer_recv(struct bus1_peer *peer, bool nonblock,
+int bus1_peer_recv(struct bus1_peer *peer, bool nonblock, u64 flags,
 		   struct bus1_recv __user *uargs, size_t size)
 {
 	struct bus1_queue_node *qnode;
@@ -445,7 +520,7 @@ int bus1_peer_recv(struct bus1_peer *peer, bool nonblock,
 			return r;
 	}
 
-	r = bus1_peer_deliver(peer, msg, more, uargs, size);
+	r = bus1_peer_deliver(peer, msg, more, flags, uargs, size);
 	mutex_unlock(&peer->recv_lock);
 	return r;
 }

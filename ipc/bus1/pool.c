@@ -81,10 +81,12 @@ struct bus1_slice *bus1_pool_alloc(struct bus1_pool *pool, size_t size)
 }
 
 /**
- * bus1_pool_write() - copy a payload from user memory into a slice
+ * bus1_pool_write() - copy into a slice
  * @pool:	pool the slice belongs to
- * @slice:	destination, at least iov_iter_count(@iter) bytes large
- * @iter:	the payload, in the sender's memory; it is advanced
+ * @slice:	destination
+ * @at:		where in @slice to write; @at plus iov_iter_count(@iter)
+ *		lies within @slice
+ * @iter:	the bytes, usually in the sender's memory; it is advanced
  *
  * This is the one copy of a message: the bytes go from the sender's
  * memory through the page cache of the shmem file into the pages the
@@ -105,7 +107,7 @@ struct bus1_slice *bus1_pool_alloc(struct bus1_pool *pool, size_t size)
  * -ENOMEM if no memory backs the pool, or another negative error code.
  */
 int bus1_pool_write(struct bus1_pool *pool, struct bus1_slice *slice,
-		    struct iov_iter *iter)
+		    size_t at, struct iov_iter *iter)
 {
 	size_t len = iov_iter_count(iter);
 	struct kiocb kiocb;
@@ -113,11 +115,11 @@ int bus1_pool_write(struct bus1_pool *pool, struct bus1_slice *slice,
 
 	if (!len)
 		return 0;
-	if (WARN_ON(len > slice->size))
+	if (WARN_ON(at > slice->size || len > slice->size - at))
 		return -EINVAL;
 
 	init_sync_kiocb(&kiocb, pool->file);
-	kiocb.ki_pos = slice->offset;
+	kiocb.ki_pos = slice->offset + at;
 	n = generic_perform_write(&kiocb, iter);
 	/* shmem reports a failed memory charge as a full file. */
 	if (n == -ENOSPC)

@@ -42,7 +42,7 @@ int bus1_pool_check_map(size_t size, unsigned long pgoff,
 int bus1_pool_mmap(struct bus1_pool *pool, struct vm_area_struct *vma);
 struct bus1_slice *bus1_pool_alloc(struct bus1_pool *pool, size_t size);
 int bus1_pool_write(struct bus1_pool *pool, struct bus1_slice *slice,
-		    struct iov_iter *iter);
+		    size_t at, struct iov_iter *iter);
 void bus1_pool_free(struct bus1_pool *pool, struct bus1_slice *slice);
 void bus1_pool_publish(struct bus1_pool *pool, struct bus1_slice *slice);
 int bus1_pool_release(struct bus1_pool *pool, const u64 *offsets, size_t n);

@@ -105,7 +105,7 @@ static void bus1_pool_test_write(struct kunit *test)
 	vec[0] = (struct kvec){ .iov_base = head, .iov_len = sizeof(head) };
 	vec[1] = (struct kvec){ .iov_base = tail, .iov_len = PAGE_SIZE };
 	iov_iter_kvec(&iter, ITER_SOURCE, vec, 2, len);
-	KUNIT_EXPECT_EQ(test, bus1_pool_write(&pool, slice, &iter), 0);
+	KUNIT_EXPECT_EQ(test, bus1_pool_write(&pool, slice, 0, &iter), 0);
 	KUNIT_EXPECT_EQ(test, iov_iter_count(&iter), 0UL);
 
 	pos = slice->offset;

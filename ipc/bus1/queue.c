@@ -148,6 +148,35 @@ bool bus1_queue_commit(struct bus1_queue *queue, struct bus1_queue_node *node,
 }
 
 /**
+ * bus1_queue_insert() - add an entry whose transaction committed earlier
+ * @queue:	destination queue
+ * @node:	entry, in no queue, its key set to that of its transaction
+ * @ts:		even commit timestamp of that transaction
+ *
+ * For a receiver that joins a transaction late: a peer that receives a
+ * handle in a message ordered before the destruction of its node must
+ * still hear of the destruction, at its time. The caller guarantees that
+ * nothing ordered after (@ts, key) was received from @queue yet.
+ *
+ * Return: true if the first entry of @queue can now be received.
+ */
+bool bus1_queue_insert(struct bus1_queue *queue, struct bus1_queue_node *node,
+		       u64 ts)
+{
+	bool ready;
+
+	WARN_ON(ts & 1);
+	spin_lock(&queue->lock);
+	node->ts = ts;
+	rb_add_cached(&node->rb, &queue->entries, bus1_queue_node_less);
+	queue->n_entries++;
+	queue->clock = max(queue->clock, ts);
+	ready = bus1_queue_ready(queue);
+	spin_unlock(&queue->lock);
+	return ready;
+}
+
+/**
  * bus1_queue_tick() - synchronize a queue's clock with a timestamp
  * @queue:	queue whose clock to raise
  * @ts:		even timestamp, or 0 to only read the clock

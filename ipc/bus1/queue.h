@@ -71,6 +71,8 @@ void bus1_queue_node_init(struct bus1_queue_node *node, u64 key);
 u64 bus1_queue_stage(struct bus1_queue *queue, struct bus1_queue_node *node);
 bool bus1_queue_commit(struct bus1_queue *queue, struct bus1_queue_node *node,
 		       u64 ts);
+bool bus1_queue_insert(struct bus1_queue *queue, struct bus1_queue_node *node,
+		       u64 ts);
 u64 bus1_queue_tick(struct bus1_queue *queue, u64 ts);
 struct bus1_queue_node *bus1_queue_peek(struct bus1_queue *queue, bool *more);
 struct bus1_queue_node *bus1_queue_pop(struct bus1_queue *queue, bool *more);

@@ -7,10 +7,13 @@
  */
 
 #include <linux/file.h>
+#include <linux/io_uring.h>
+#include <linux/net.h>
 #include <linux/slab.h>
 #include <linux/syscalls.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
+#include <net/sock.h>
 #include <uapi/linux/bus1.h>
 #include "handle.h"
 #include "peer.h"
@@ -192,6 +195,73 @@ static void *bus1_import_array(const void __user *uptr, size_t n, size_t size)
 }
 
 /*
+ * Whether @file may be passed in a message. A file that can hold
+ * references to other files, as queued messages hold them, could close a
+ * cycle that nothing ever collects: bus1 peers, AF_UNIX sockets (their
+ * SCM_RIGHTS queues) and io_uring instances are refused.
+ */
+static bool bus1_file_passable(struct file *file)
+{
+	if (bus1_peer_from_file(file) || io_is_uring_fops(file))
+		return false;
+#if IS_ENABLED(CONFIG_NET)
+	{
+		struct socket *sock = sock_from_file(file);
+
+		if (sock && sock->sk && sock->sk->sk_family == AF_UNIX)
+			return false;
+	}
+#endif
+	return true;
+}
+
+/* Drop the references of bus1_import_files(). */
+static void bus1_files_put(struct file **files, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (files[i])
+			fput(files[i]);
+	kfree(files);
+}
+
+/*
+ * Take a reference to the file behind each of the @n fd numbers (__s32)
+ * at @uptr. Return: the array, or an ERR_PTR: -EFAULT for a bad address,
+ * -EBADF for an fd that is not open, -EOPNOTSUPP for a file that cannot
+ * be passed, -ENOMEM.
+ */
+static struct file **bus1_import_files(u64 uptr, size_t n)
+{
+	struct file **files;
+	s32 *fds;
+	size_t i;
+	int r = 0;
+
+	fds = bus1_import_array(bus1_user_ptr(uptr), n, sizeof(*fds));
+	if (IS_ERR(fds))
+		return ERR_CAST(fds);
+	files = kcalloc(n, sizeof(*files), GFP_KERNEL_ACCOUNT);
+	if (!files)
+		r = -ENOMEM;
+	for (i = 0; !r && i < n; i++) {
+		files[i] = fds[i] < 0 ? NULL : fget(fds[i]);
+		if (!files[i])
+			r = -EBADF;
+		else if (!bus1_file_passable(files[i]))
+			r = -EOPNOTSUPP;
+	}
+	kvfree(fds);
+	if (r) {
+		if (files)
+			bus1_files_put(files, n);
+		return ERR_PTR(r);
+	}
+	return files;
+}
+
+/*
  * Turn the struct bus1_vec array of a send into an iov_iter over the
  * sender's memory. Return: the iovec array @iter uses, or an ERR_PTR:
  * -EFAULT for a bad address, -EMSGSIZE if the payload is too large.
@@ -240,23 +310,27 @@ static struct iovec *bus1_import_vecs(u64 uptr, size_t n,
 /**
  * sys_bus1_send() - send a message to one or many handles
  * @fd:		sending peer
- * @uargs:	struct bus1_send: destinations and payload
+ * @uargs:	struct bus1_send: destinations, payload, handles and fds
  * @size:	size of @uargs as user space knows it
  *
  * Copies the payload once into the pool of the owner of every destination
- * node and queues it there, all or nothing, at one logical time. With
+ * node and queues it there, all or nothing, at one logical time; each
+ * receiver gets its own reference to every passed handle and file. With
  * BUS1_SEND_CONTINUE, destinations that fail are left out instead, and
  * each one's result is reported in the array at ptr_errors.
  *
  * Return: 0 on success; -EINVAL for unknown flags, no destination,
  * ptr_errors without BUS1_SEND_CONTINUE, or a @size below the first
- * version of the structure; -E2BIG if a field the
- * kernel does not know is set or @size exceeds a page; -ETOOMANYREFS for
- * more than BUS1_DESTINATIONS_MAX destinations; -EOVERFLOW for more than
- * BUS1_VECS_MAX vecs; -EMSGSIZE for a payload above BUS1_MESSAGE_MAX
- * bytes; -EBADF if @fd is not open, -EBADFD if it is not a bus1 peer;
- * -ESHUTDOWN if it is disconnected; -EFAULT for a bad address; -ENXIO if
- * the sender holds no handle of a destination ID; -ENOTUNIQ if a
+ * version of the structure; -E2BIG if a field the kernel does not know
+ * is set or @size exceeds a page; -ETOOMANYREFS for more than
+ * BUS1_DESTINATIONS_MAX destinations, BUS1_HANDLES_MAX handles or
+ * BUS1_FDS_MAX fds; -EOVERFLOW for more than BUS1_VECS_MAX vecs;
+ * -EMSGSIZE for a payload above BUS1_MESSAGE_MAX bytes; -EBADF if @fd or
+ * a passed fd is not open, -EBADFD if @fd is not a bus1 peer;
+ * -EOPNOTSUPP if a passed file is a bus1 peer, an AF_UNIX socket or an
+ * io_uring; -ESHUTDOWN if @fd is disconnected; -EFAULT for a bad address;
+ * -ENXIO if the sender holds no handle of a destination or passed ID;
+ * -ENOTUNIQ if a
  * destination is named twice; -EHOSTUNREACH if a destination node was
  * destroyed (its owner may have disconnected); -ENOSPC if a
  * receiver's pool has no room; -ENOMEM when out of memory. With
@@ -268,11 +342,12 @@ SYSCALL_DEFINE3(bus1_send, int, fd, const struct bus1_send __user *, uargs,
 {
 	CLASS(fd, f)(fd);
 	struct bus1_peer *peer __free(bus1_leave) = NULL;
+	u64 *ids __free(kvfree) = NULL;
+	u64 *handle_ids __free(kvfree) = NULL;
+	struct iovec *iov __free(kvfree) = NULL;
+	struct bus1_tx_payload payload = {};
+	s32 __user *uerrors = NULL;
 	struct bus1_send args;
-	struct iov_iter payload;
-	struct iovec *iov;
-	s32 __user *uerrors;
-	u64 *ids;
 	int r;
 
 	if (size < BUS1_SEND_SIZE_VER0)
@@ -285,7 +360,8 @@ SYSCALL_DEFINE3(bus1_send, int, fd, const struct bus1_send __user *, uargs,
 	if ((args.flags & ~BUS1_SEND_CONTINUE) || !args.n_destinations ||
 	    (!(args.flags & BUS1_SEND_CONTINUE) && args.ptr_errors))
 		return -EINVAL;
-	if (args.n_destinations > BUS1_DESTINATIONS_MAX)
+	if (args.n_destinations > BUS1_DESTINATIONS_MAX ||
+	    args.n_handles > BUS1_HANDLES_MAX || args.n_fds > BUS1_FDS_MAX)
 		return -ETOOMANYREFS;
 	if (args.n_vecs > BUS1_VECS_MAX)
 		return -EOVERFLOW;
@@ -297,23 +373,27 @@ SYSCALL_DEFINE3(bus1_send, int, fd, const struct bus1_send __user *, uargs,
 				args.n_destinations, sizeof(*ids));
 	if (IS_ERR(ids))
 		return PTR_ERR(ids);
-	iov = bus1_import_vecs(args.ptr_vecs, args.n_vecs, &payload);
-	if (IS_ERR(iov)) {
-		kvfree(ids);
+	iov = bus1_import_vecs(args.ptr_vecs, args.n_vecs, &payload.data);
+	if (IS_ERR(iov))
 		return PTR_ERR(iov);
-	}
-
-	uerrors = NULL;
+	handle_ids = bus1_import_array(bus1_user_ptr(args.ptr_handles),
+				       args.n_handles, sizeof(*handle_ids));
+	if (IS_ERR(handle_ids))
+		return PTR_ERR(handle_ids);
 	if (args.flags & BUS1_SEND_CONTINUE) {
 		uerrors = bus1_user_ptr(args.ptr_errors);
 		if (!uerrors)
-			r = -EFAULT;
+			return -EFAULT;
 	}
-	if (!r)
-		r = bus1_tx_send(peer, ids, args.n_destinations, &payload,
-				 uerrors);
-	kvfree(iov);
-	kvfree(ids);
+	payload.files = bus1_import_files(args.ptr_fds, args.n_fds);
+	if (IS_ERR(payload.files))
+		return PTR_ERR(payload.files);
+
+	payload.handle_ids = handle_ids;
+	payload.n_handles = args.n_handles;
+	payload.n_files = args.n_fds;
+	r = bus1_tx_send(peer, ids, args.n_destinations, &payload, uerrors);
+	bus1_files_put(payload.files, payload.n_files);
 	return r;
 }
 
@@ -325,7 +405,10 @@ SYSCALL_DEFINE3(bus1_send, int, fd, const struct bus1_send __user *, uargs,
  *
  * Blocks until a message can be received, unless @fd is O_NONBLOCK. The
  * payload stays in the pool until it is released with
- * bus1_slice_release().
+ * bus1_slice_release(). The handles a message carries become handles of
+ * the receiver; the files it carries are installed as close-on-exec fds
+ * with BUS1_RECV_FDS and dropped without it. Their IDs and fd numbers
+ * follow the payload in the pool.
  *
  * Return: 0 on success; -EINVAL for unknown flags or a @size below the
  * first version of the structure; -E2BIG if a field the kernel does not
@@ -333,7 +416,8 @@ SYSCALL_DEFINE3(bus1_send, int, fd, const struct bus1_send __user *, uargs,
  * if it is not a bus1 peer; -ESHUTDOWN if it is or gets disconnected;
  * -EAGAIN if @fd is non-blocking and nothing can be received; -EINTR if
  * a signal arrived while waiting and the call is not restarted; -EFAULT
- * if @uargs cannot be read or written (the entry stays queued).
+ * if @uargs cannot be read or written, -ENOMEM when out of memory (the
+ * entry stays queued either way).
  */
 SYSCALL_DEFINE3(bus1_recv, int, fd, struct bus1_recv __user *, uargs,
 		size_t, size)
@@ -350,14 +434,14 @@ SYSCALL_DEFINE3(bus1_recv, int, fd, struct bus1_recv __user *, uargs,
 	r = copy_struct_from_user(&args, sizeof(args), uargs, size);
 	if (r)
 		return r;
-	if (args.flags)
+	if (args.flags & ~BUS1_RECV_FDS)
 		return -EINVAL;
 	peer = bus1_peer_enter_fd(f);
 	if (IS_ERR(peer))
 		return PTR_ERR(peer);
 
-	return bus1_peer_recv(peer, fd_file(f)->f_flags & O_NONBLOCK, uargs,
-			      size);
+	return bus1_peer_recv(peer, fd_file(f)->f_flags & O_NONBLOCK,
+			      args.flags, uargs, size);
 }
 
 /**

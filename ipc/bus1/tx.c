@@ -7,11 +7,15 @@
  *
  *  1. Prepare: resolve the handle IDs of the sender to nodes, take an
  *     active reference on the owner of each, allocate a message and a
- *     slice of that owner's pool. Any failure here undoes everything,
+ *     slice of that owner's pool, and give the message its own
+ *     references to the handles and files the send passes. Any failure here undoes everything,
  *     unless the sender asked for per-destination results: then a
  *     destination that fails is left out and its errno reported.
- *  2. Copy: write the payload from the sender's memory into each slice.
- *     This is the only copy; a fault undoes everything. The results are
+ *  2. Copy: write the payload from the sender's memory into each slice,
+ *     and fill the room for the passed handles and fds behind it with
+ *     placeholders, so that the receiver's pool pages exist before the
+ *     receiver installs them. This is the only copy; a fault undoes
+ *     everything. The results are
  *     written out after it, and a fault there undoes everything too.
  *  3. Commit: put the messages into the receivers' queues so that they
  *     appear at one logical time (see queue.c). Nothing can fail any more.
@@ -27,6 +31,7 @@
  */
 
 #include <linux/err.h>
+#include <linux/file.h>
 #include <linux/minmax.h>
 #include <linux/poll.h>
 #include <linux/slab.h>
@@ -64,6 +69,10 @@ struct bus1_tx_dest {
  * @errors:	per-destination errno, positive, if the sender asked for
  *		per-destination results; NULL otherwise
  * @n_msgs:	number of destinations that get the message
+ * @payload:	what the send carries
+ * @handles:	the nodes of @payload's handle IDs, counted references
+ * @trailer:	placeholders for the passed handles and fds, all bits set
+ * @trailer_size: size of @trailer, 0 if nothing is passed
  *
  * Lives on the sender's stack and heap for the duration of one send. Its
  * address is the tie-break key of its messages: no two transactions in
@@ -75,6 +84,10 @@ struct bus1_tx {
 	struct bus1_tx_dest *dests;
 	s32 *errors;
 	size_t n_msgs;
+	struct bus1_tx_payload *payload;
+	struct bus1_node **handles;
+	void *trailer;
+	size_t trailer_size;
 };
 
 /*
@@ -91,45 +104,59 @@ static void bus1_tx_destroy(struct bus1_tx *tx)
 		d = &tx->dests[i];
 		if (d->msg) {
 			bus1_pool_free(&d->peer->pool, d->msg->slice);
-			bus1_node_put(d->msg->node);
-			kfree(d->msg);
+			bus1_message_free(d->msg, tx->sender);
 		}
 		if (d->active)
 			bus1_peer_release(d->peer);
 		if (d->node)
 			bus1_node_put(d->node);
 	}
+	for (i = 0; tx->handles && i < tx->payload->n_handles; i++)
+		if (tx->handles[i])
+			bus1_node_put(tx->handles[i]);
 	kvfree(tx->dests);
 	kvfree(tx->errors);
+	kfree(tx->handles);
+	kfree(tx->trailer);
 }
 
 /* An active reference, a message and a slice for @d. */
 static int bus1_tx_prepare_one(struct bus1_tx *tx, struct bus1_tx_dest *d,
 			       size_t size)
 {
+	struct bus1_tx_payload *p = tx->payload;
 	struct bus1_message *msg;
 	struct bus1_slice *slice;
+	size_t i;
 
 	d->peer = d->node->owner;
 	if (bus1_node_is_destroyed(d->node) || !bus1_peer_acquire(d->peer))
 		return -EHOSTUNREACH;
 	d->active = true;
-	msg = kzalloc(sizeof(*msg), GFP_KERNEL_ACCOUNT);
+	msg = bus1_message_new(p->n_handles, p->n_files);
 	if (!msg)
 		return -ENOMEM;
-	slice = bus1_pool_alloc(&d->peer->pool, size);
+	slice = bus1_pool_alloc(&d->peer->pool,
+				bus1_message_trailer_offset(size) + tx->trailer_size);
 	if (IS_ERR(slice)) {
-		kfree(msg);
+		bus1_message_free(msg, tx->sender);
 		return PTR_ERR(slice);
 	}
 
 	bus1_queue_node_init(&msg->qnode, (unsigned long)tx);
 	msg->slice = slice;
-	msg->type = BUS1_MSG_DATA;
 	kref_get(&d->node->ref);
 	msg->node = d->node;
 	msg->destination = d->node->id;
 	msg->size = size;
+	for (i = 0; i < p->n_handles; i++) {
+		bus1_node_inflight_get(tx->handles[i]);
+		msg->handles[i] = tx->handles[i];
+	}
+	msg->n_handles = p->n_handles;
+	for (i = 0; i < p->n_files; i++)
+		msg->files[i] = get_file(p->files[i]);
+	msg->n_files = p->n_files;
 	d->msg = msg;
 	return 0;
 }
@@ -164,9 +191,10 @@ static int bus1_tx_prepare(struct bus1_tx *tx, size_t size)
 	return 0;
 }
 
-/* Step 2: copy the payload into every slice, each from the start. */
-static int bus1_tx_copy(struct bus1_tx *tx, const struct iov_iter *payload)
+/* Step 2: copy the payload into every slice, then the placeholders. */
+static int bus1_tx_copy(struct bus1_tx *tx)
 {
+	struct kvec kvec = { tx->trailer, tx->trailer_size };
 	struct bus1_tx_dest *d;
 	struct iov_iter iter;
 	size_t i;
@@ -176,8 +204,13 @@ static int bus1_tx_copy(struct bus1_tx *tx, const struct iov_iter *payload)
 		d = &tx->dests[i];
 		if (!d->msg)
 			continue;
-		iter = *payload;
-		r = bus1_pool_write(&d->peer->pool, d->msg->slice, &iter);
+		iter = tx->payload->data;
+		r = bus1_pool_write(&d->peer->pool, d->msg->slice, 0, &iter);
+		if (r)
+			return r;
+		iov_iter_kvec(&iter, ITER_SOURCE, &kvec, 1, kvec.iov_len);
+		r = bus1_pool_write(&d->peer->pool, d->msg->slice,
+				    bus1_message_trailer_offset(d->msg->size), &iter);
 		if (r)
 			return r;
 	}
@@ -244,7 +277,8 @@ static void bus1_tx_commit(struct bus1_tx *tx)
  * @sender:	sending peer
  * @ids:	IDs of handles of @sender, no two naming the same node
  * @n_ids:	number of IDs, at least one
- * @payload:	the payload, in the sender's memory
+ * @payload:	the payload, in the sender's memory, and the handles and
+ *		files to pass; the caller keeps its file references
  * @uerrors:	NULL for an all-or-nothing send; otherwise an array of @n_ids
  *		entries, to report for each destination 0 or the positive
  *		errno that left it out
@@ -256,9 +290,11 @@ static void bus1_tx_commit(struct bus1_tx *tx)
  * the same logical time: if two sends share destinations, each of those
  * sees them in the same order.
  *
- * Return: 0 on success; -ENXIO if @sender holds no handle of one of @ids,
- * -ENOTUNIQ if two IDs are the same, -EHOSTUNREACH if the owner of a
- * destination node disconnected, -ENOSPC if a receiver's pool has no room
+ * Every receiver gets its own reference to each passed handle and file.
+ *
+ * Return: 0 on success; -ENXIO if @sender holds no handle of one of @ids
+ * or of the passed handle IDs, -ENOTUNIQ if two of @ids are the same,
+ * -EHOSTUNREACH if a destination node was destroyed, -ENOSPC if a receiver's pool has no room
  * for the payload, -EFAULT if the payload cannot be read or @uerrors
  * cannot be written, -ENOMEM when out of memory. With @uerrors, -ENXIO,
  * -EHOSTUNREACH, -ENOSPC and -ENOMEM of one destination are reported in
@@ -266,36 +302,49 @@ static void bus1_tx_commit(struct bus1_tx *tx)
  * space that is free again; nothing refers to it.
  */
 int bus1_tx_send(struct bus1_peer *sender, const u64 *ids, size_t n_ids,
-		 struct iov_iter *payload, s32 __user *uerrors)
+		 struct bus1_tx_payload *payload, s32 __user *uerrors)
 {
 	struct bus1_node **nodes;
-	struct bus1_tx tx = { .sender = sender };
+	struct bus1_tx tx = { .sender = sender, .payload = payload };
 	size_t i;
 	int r;
 
+	tx.trailer_size = payload->n_handles * sizeof(u64) +
+			  payload->n_files * sizeof(s32);
 	tx.dests = kvcalloc(n_ids, sizeof(*tx.dests), GFP_KERNEL_ACCOUNT);
 	nodes = kvcalloc(n_ids, sizeof(*nodes), GFP_KERNEL_ACCOUNT);
 	if (uerrors)
 		tx.errors = kvcalloc(n_ids, sizeof(*tx.errors),
 				     GFP_KERNEL_ACCOUNT);
-	if (!tx.dests || !nodes || (uerrors && !tx.errors))
+	if (payload->n_handles)
+		tx.handles = kcalloc(payload->n_handles, sizeof(*tx.handles),
+				     GFP_KERNEL_ACCOUNT);
+	if (tx.trailer_size)
+		tx.trailer = kmalloc(tx.trailer_size, GFP_KERNEL_ACCOUNT);
+	if (!tx.dests || !nodes || (uerrors && !tx.errors) ||
+	    (payload->n_handles && !tx.handles) ||
+	    (tx.trailer_size && !tx.trailer))
 		r = -ENOMEM;
 	else
 		r = bus1_handles_resolve(sender, ids, n_ids, nodes, tx.errors);
+	if (!r) {
+		for (i = 0; i < n_ids; i++)
+			tx.dests[i].node = nodes[i];
+		tx.n_dests = n_ids;
+		r = bus1_handles_lookup(sender, payload->handle_ids,
+					payload->n_handles, tx.handles);
+	}
+	kvfree(nodes);
 	if (r) {
-		kvfree(tx.dests);
-		kvfree(tx.errors);
-		kvfree(nodes);
+		bus1_tx_destroy(&tx);
 		return r;
 	}
-	for (i = 0; i < n_ids; i++)
-		tx.dests[i].node = nodes[i];
-	tx.n_dests = n_ids;
-	kvfree(nodes);
+	if (tx.trailer)
+		memset(tx.trailer, 0xff, tx.trailer_size);
 
-	r = bus1_tx_prepare(&tx, iov_iter_count(payload));
+	r = bus1_tx_prepare(&tx, iov_iter_count(&payload->data));
 	if (!r)
-		r = bus1_tx_copy(&tx, payload);
+		r = bus1_tx_copy(&tx);
 	if (!r && uerrors &&
 	    copy_to_user(uerrors, tx.errors, n_ids * sizeof(*tx.errors)))
 		r = -EFAULT;

@@ -187,6 +187,55 @@ static void demo_multicast(void)
 	close(sender);
 }
 
+/*
+ * A capability inside a message: a client process gets a handle to a
+ * service, and a pipe, from a third peer, and uses both.
+ */
+static void demo_capabilities(void)
+{
+	int service = peer(), client = peer(), introducer = peer(), pipefd[2];
+	__u64 svc_node = node_of(service), cl_node = node_of(client);
+	__u64 to_svc = give(service, svc_node, introducer);
+	__u64 to_client = give(client, cl_node, introducer);
+	struct bus1_send s = {
+		.ptr_destinations = (uintptr_t)&to_client, .n_destinations = 1,
+		.ptr_handles = (uintptr_t)&to_svc, .n_handles = 1,
+		.ptr_fds = (uintptr_t)&pipefd[1], .n_fds = 1,
+	};
+	char buf[64] = "";
+
+	step(!pipe(pipefd) && syscall(__NR_bus1_send, introducer, &s, sizeof(s)) == 0,
+	     "a message passes a handle to a service and a pipe fd to a client");
+	close(pipefd[1]);
+	close(introducer);
+	fflush(stdout);
+	if (!fork()) {
+		struct bus1_recv r = { .flags = BUS1_RECV_FDS };
+		const char *pool;
+		__u64 svc;
+		__s32 fd;
+
+		close(service);
+		pool = mmap(NULL, BUS1_POOL_SIZE, PROT_READ, MAP_SHARED, client, 0);
+		if (pool == MAP_FAILED || syscall(__NR_bus1_recv, client, &r, sizeof(r)))
+			_exit(1);
+		memcpy(&svc, pool + r.offset, sizeof(svc));
+		memcpy(&fd, pool + r.offset + sizeof(svc), sizeof(fd));
+		printf("         client (pid %d) got handle %llu and fd %d\n", getpid(),
+		       (unsigned long long)svc, fd);
+		fflush(stdout);
+		_exit(!(send_text(client, &svc, 1, "hello through a passed handle") == 0 &&
+			write(fd, "and through a passed fd", 24) == 24));
+	}
+	close(client);
+	step(recv_text(service, "service"), "the client used the handle it was passed");
+	step(children_ok() && read(pipefd[0], buf, sizeof(buf) - 1) == 24,
+	     "...and the fd, installed in its own fd table");
+	printf("         the pipe says \"%s\"\n", buf);
+	close(pipefd[0]);
+	close(service);
+}
+
 static const char *type_name(__u64 type)
 {
 	switch (type) {
@@ -294,6 +343,7 @@ int main(void)
 	printf("  messages:\n");
 	demo_request_reply();
 	demo_multicast();
+	demo_capabilities();
 	printf("  life cycle:\n");
 	demo_lifecycle();
 

@@ -45,6 +45,8 @@ struct bus1_transfer {
 #define BUS1_DESTINATIONS_MAX	1024U		/* handle IDs per send */
 #define BUS1_VECS_MAX		1024U		/* payload pieces per send */
 #define BUS1_MESSAGE_MAX	BUS1_POOL_SIZE	/* payload bytes per send */
+#define BUS1_HANDLES_MAX	256U		/* handles passed per send */
+#define BUS1_FDS_MAX		253U		/* fds passed per send */
 #define BUS1_RELEASE_MAX	1024U		/* IDs or offsets per release or destroy */
 
 /**
@@ -71,6 +73,14 @@ struct bus1_vec {
  * @ptr_errors:		with BUS1_SEND_CONTINUE, address of an array of
  *			n_destinations __s32, set to 0 or the positive errno
  *			of each destination; must be 0 without it
+ * @ptr_handles:	address of an array of IDs (__u64) of handles of the
+ *			sender to pass: each receiver gets a handle to each
+ *			of their nodes
+ * @n_handles:		number of entries in that array, 0 to
+ *			BUS1_HANDLES_MAX
+ * @ptr_fds:		address of an array of file descriptors (__s32) to
+ *			pass
+ * @n_fds:		number of entries in that array, 0 to BUS1_FDS_MAX
  */
 struct bus1_send {
 	__u64 flags;
@@ -79,9 +89,16 @@ struct bus1_send {
 	__u64 ptr_vecs;
 	__u64 n_vecs;
 	__u64 ptr_errors;
+	__u64 ptr_handles;
+	__u64 n_handles;
+	__u64 ptr_fds;
+	__u64 n_fds;
 };
 
-#define BUS1_SEND_SIZE_VER0	48	/* sizeof first published struct */
+#define BUS1_SEND_SIZE_VER0	80	/* sizeof first published struct */
+
+/* The ID a passed handle arrives as if its node was destroyed before. */
+#define BUS1_HANDLE_INVALID	(~(__u64)0)
 
 /*
  * Types of the entries bus1_recv() returns. A notification has no payload
@@ -91,21 +108,29 @@ struct bus1_send {
 #define BUS1_MSG_NODE_DESTROY	2	/* the node of a handle was destroyed */
 #define BUS1_MSG_NODE_RELEASE	3	/* nobody but the owner holds the node */
 
+/* Flags of bus1_recv(). */
+#define BUS1_RECV_FDS		(1ULL << 0)	/* install passed fds */
+
 /* Flags bus1_recv() returns in bus1_recv.msg_flags. */
 #define BUS1_MSG_CONTINUE	(1ULL << 0)	/* next entry: same transaction */
 
 /**
  * struct bus1_recv - arguments of bus1_recv()
- * @flags:		in: must be 0
+ * @flags:		in: BUS1_RECV_* flags
  * @msg_flags:		out: BUS1_MSG_* flags of the entry
  * @type:		out: BUS1_MSG_DATA, BUS1_MSG_NODE_DESTROY or
  *			BUS1_MSG_NODE_RELEASE
  * @destination:	out: the receiver's ID of the node the entry was sent to
  * @offset:		out: offset of the payload in the receive pool
  * @size:		out: size of the payload in bytes
+ * @n_handles:		out: number of handles passed with the message
+ * @n_fds:		out: number of file descriptors passed with it
  *
  * The payload stays in the pool at @offset until it is handed back with
- * bus1_slice_release().
+ * bus1_slice_release(). The passed handles and fds follow it in the same
+ * slice, at the next multiple of 8 bytes: @n_handles handle IDs (__u64)
+ * of the receiver, then @n_fds file descriptors (__s32) of the receiver,
+ * -1 for each that was not installed.
  */
 struct bus1_recv {
 	__u64 flags;
@@ -114,8 +139,10 @@ struct bus1_recv {
 	__u64 destination;
 	__u64 offset;
 	__u64 size;
+	__u64 n_handles;
+	__u64 n_fds;
 };
 
-#define BUS1_RECV_SIZE_VER0	48	/* sizeof first published struct */
+#define BUS1_RECV_SIZE_VER0	64	/* sizeof first published struct */
 
 #endif /* _UAPI_LINUX_BUS1_H */

@@ -1293,7 +1293,10 @@ TEST_F(msg, recv_errors)
 	/* With a message queued, so that nothing would block. */
 	ASSERT_EQ(0, send_buf(self->a, self->hb, "m", 1));
 
-	r.flags = 1;
+	r.flags = 2;
+	EXPECT_EQ(-1, bus1_recv(self->b, &r, sizeof(r)));
+	EXPECT_EQ(EINVAL, errno);
+	r.flags = BUS1_RECV_FDS | 4;
 	EXPECT_EQ(-1, bus1_recv(self->b, &r, sizeof(r)));
 	EXPECT_EQ(EINVAL, errno);
 	r.flags = 1ULL << 63;

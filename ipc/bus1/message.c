@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bus1 data messages: allocation, and dropping what a message carries when
+ * it is not received.
+ */
+
+#include <linux/file.h>
+#include <linux/slab.h>
+#include <uapi/linux/bus1.h>
+#include "message.h"
+#include "node.h"
+
+/**
+ * bus1_message_new() - allocate a data message
+ * @n_handles:	number of handles it will carry
+ * @n_files:	number of files it will carry
+ *
+ * Return: the message, its arrays allocated and empty, or NULL when out
+ * of memory.
+ */
+struct bus1_message *bus1_message_new(size_t n_handles, size_t n_files)
+{
+	struct bus1_message *msg;
+
+	msg = kzalloc(sizeof(*msg), GFP_KERNEL_ACCOUNT);
+	if (!msg)
+		return NULL;
+	msg->type = BUS1_MSG_DATA;
+	if (n_handles)
+		msg->handles = kcalloc(n_handles, sizeof(*msg->handles),
+				       GFP_KERNEL_ACCOUNT);
+	if (n_files)
+		msg->files = kcalloc(n_files, sizeof(*msg->files),
+				     GFP_KERNEL_ACCOUNT);
+	if ((n_handles && !msg->handles) || (n_files && !msg->files)) {
+		kfree(msg->handles);
+		kfree(msg->files);
+		kfree(msg);
+		return NULL;
+	}
+	return msg;
+}
+
+/**
+ * bus1_message_free() - free a data message and what it still carries
+ * @msg:	message in no queue; its slice is the caller's business
+ * @releaser:	the peer dropping it, to order the release notices that
+ *		dropping its handles may cause
+ *
+ * The references in @msg->handles and @msg->files that were not taken
+ * over by a receiver (and cleared from the arrays) are dropped.
+ */
+void bus1_message_free(struct bus1_message *msg, struct bus1_peer *releaser)
+{
+	size_t i;
+
+	for (i = 0; i < msg->n_handles; i++)
+		if (msg->handles[i])
+			bus1_node_inflight_put(msg->handles[i], releaser);
+	for (i = 0; i < msg->n_files; i++)
+		if (msg->files[i])
+			fput(msg->files[i]);
+	if (msg->node)
+		bus1_node_put(msg->node);
+	kfree(msg->handles);
+	kfree(msg->files);
+	kfree(msg);
+}

@@ -41,6 +41,9 @@ for v in "${variants[@]}"; do
 	read -r name vcc <<<"$v"
 	command -v "$vcc" >/dev/null || die "$vcc is missing: run 'make setup'"
 	out=$G/selftests-$name
+	# The selftest Makefile does not track the kernel headers: a uapi
+	# change must rebuild every program, so build from scratch.
+	rm -rf "$out"
 	mkdir -p "$out"
 	make -s -C "$WT_TEST/tools/testing/selftests/bus1" OUTPUT="$out" \
 		CC="$vcc" KHDR_INCLUDES="-isystem $O/usr/include" \

@@ -444,6 +444,44 @@ SYSCALL_DEFINE3(bus1_recv, int, fd, struct bus1_recv __user *, uargs,
 			      args.flags, uargs, size);
 }
 
+/*
+ * The common part of the calls that work on an array of __u64, handle IDs
+ * or pool offsets: check @flags and @n, enter the peer, copy the array in
+ * and hand it to @fn.
+ */
+static long bus1_array_call(int fd, const __u64 __user *uarray,
+			    unsigned int n, unsigned int flags,
+			    int (*fn)(struct bus1_peer *, const u64 *, size_t))
+{
+	CLASS(fd, f)(fd);
+	struct bus1_peer *peer __free(bus1_leave) = NULL;
+	u64 *array;
+	int r;
+
+	if (flags)
+		return -EINVAL;
+	if (n > BUS1_RELEASE_MAX)
+		return -E2BIG;
+	peer = bus1_peer_enter_fd(f);
+	if (IS_ERR(peer))
+		return PTR_ERR(peer);
+	if (!n)
+		return 0;
+
+	array = bus1_import_array(uarray, n, sizeof(*array));
+	if (IS_ERR(array))
+		return PTR_ERR(array);
+	r = fn(peer, array, n);
+	kvfree(array);
+	return r;
+}
+
+static int bus1_release_slices(struct bus1_peer *peer, const u64 *offsets,
+			       size_t n)
+{
+	return bus1_pool_release(&peer->pool, offsets, n);
+}
+
 /**
  * sys_bus1_slice_release() - hand received payloads back to the pool
  * @fd:		receiving peer
@@ -463,58 +501,7 @@ SYSCALL_DEFINE3(bus1_recv, int, fd, struct bus1_recv __user *, uargs,
 SYSCALL_DEFINE4(bus1_slice_release, int, fd, const __u64 __user *, uoffsets,
 		unsigned int, n, unsigned int, flags)
 {
-	CLASS(fd, f)(fd);
-	struct bus1_peer *peer __free(bus1_leave) = NULL;
-	u64 *offsets;
-	int r;
-
-	if (flags)
-		return -EINVAL;
-	if (n > BUS1_RELEASE_MAX)
-		return -E2BIG;
-	peer = bus1_peer_enter_fd(f);
-	if (IS_ERR(peer))
-		return PTR_ERR(peer);
-	if (!n)
-		return 0;
-
-	offsets = bus1_import_array(uoffsets, n, sizeof(*offsets));
-	if (IS_ERR(offsets))
-		return PTR_ERR(offsets);
-	r = bus1_pool_release(&peer->pool, offsets, n);
-	kvfree(offsets);
-	return r;
-}
-
-/*
- * The common part of the calls that work on an array of handle IDs: check
- * @flags and @n, enter the peer, copy the IDs in and hand them to @fn.
- */
-static long bus1_ids_call(int fd, const __u64 __user *uids, unsigned int n,
-			  unsigned int flags,
-			  int (*fn)(struct bus1_peer *, const u64 *, size_t))
-{
-	CLASS(fd, f)(fd);
-	struct bus1_peer *peer __free(bus1_leave) = NULL;
-	u64 *ids;
-	int r;
-
-	if (flags)
-		return -EINVAL;
-	if (n > BUS1_RELEASE_MAX)
-		return -E2BIG;
-	peer = bus1_peer_enter_fd(f);
-	if (IS_ERR(peer))
-		return PTR_ERR(peer);
-	if (!n)
-		return 0;
-
-	ids = bus1_import_array(uids, n, sizeof(*ids));
-	if (IS_ERR(ids))
-		return PTR_ERR(ids);
-	r = fn(peer, ids, n);
-	kvfree(ids);
-	return r;
+	return bus1_array_call(fd, uoffsets, n, flags, bus1_release_slices);
 }
 
 static int bus1_release_ids(struct bus1_peer *peer, const u64 *ids, size_t n)
@@ -543,7 +530,7 @@ static int bus1_release_ids(struct bus1_peer *peer, const u64 *ids, size_t n)
 SYSCALL_DEFINE4(bus1_handle_release, int, fd, const __u64 __user *, uids,
 		unsigned int, n, unsigned int, flags)
 {
-	return bus1_ids_call(fd, uids, n, flags, bus1_release_ids);
+	return bus1_array_call(fd, uids, n, flags, bus1_release_ids);
 }
 
 /**
@@ -568,7 +555,7 @@ SYSCALL_DEFINE4(bus1_handle_release, int, fd, const __u64 __user *, uids,
 SYSCALL_DEFINE4(bus1_nodes_destroy, int, fd, const __u64 __user *, uids,
 		unsigned int, n, unsigned int, flags)
 {
-	return bus1_ids_call(fd, uids, n, flags, bus1_handles_destroy);
+	return bus1_array_call(fd, uids, n, flags, bus1_handles_destroy);
 }
 
 /**

@@ -6,9 +6,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <linux/bus1.h>
 
@@ -92,6 +94,45 @@ static inline int bus1_fdinfo(int fd, const char *key, unsigned long long *value
 	}
 	fclose(f);
 	return r;
+}
+
+/* The value of fdinfo field @key of @fd, or ~0 if there is none. */
+static inline unsigned long long fdinfo(int fd, const char *key)
+{
+	unsigned long long v = ~0ULL;
+
+	bus1_fdinfo(fd, key, &v);
+	return v;
+}
+
+#define PAGE	((size_t)sysconf(_SC_PAGESIZE))
+
+/* A pointer as the __u64 the ABI takes, on 32-bit and 64-bit alike. */
+#define PTR(p)	((__u64)(uintptr_t)(p))
+
+/* The lowest free fd number: it moves if a failed call leaked an fd. */
+static inline int lowest_free_fd(void)
+{
+	int fd = dup(0);
+
+	if (fd >= 0)
+		close(fd);
+	return fd;
+}
+
+/*
+ * A page of readable, writable memory followed by a hole: the page after
+ * it is unmapped. Returns the start of the readable page.
+ */
+static inline unsigned char *map_before_hole(void)
+{
+	unsigned char *p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	munmap(p + PAGE, PAGE);
+	return p;
 }
 
 #endif /* __BUS1_TEST_H */

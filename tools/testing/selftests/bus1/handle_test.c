@@ -16,14 +16,6 @@
 #include "../kselftest_harness.h"
 #include "bus1_test.h"
 
-static unsigned long long fdinfo(int fd, const char *key)
-{
-	unsigned long long v = ~0ULL;
-
-	bus1_fdinfo(fd, key, &v);
-	return v;
-}
-
 FIXTURE(peers) {
 	int a, b, c;
 };

@@ -23,44 +23,6 @@
 #include "../kselftest_harness.h"
 #include "bus1_test.h"
 
-#define PAGE	((size_t)sysconf(_SC_PAGESIZE))
-
-/* A pointer as the __u64 the ABI takes, on 32-bit and 64-bit alike. */
-#define PTR(p)	((__u64)(uintptr_t)(p))
-
-static unsigned long long fdinfo(int fd, const char *key)
-{
-	unsigned long long v = ~0ULL;
-
-	bus1_fdinfo(fd, key, &v);
-	return v;
-}
-
-/* The lowest free fd number: it moves if a failed call leaked an fd. */
-static int lowest_free_fd(void)
-{
-	int fd = dup(0);
-
-	if (fd >= 0)
-		close(fd);
-	return fd;
-}
-
-/*
- * A page of readable, writable memory followed by a hole: the page after
- * it is unmapped. Returns the start of the readable page.
- */
-static unsigned char *map_before_hole(void)
-{
-	unsigned char *p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE,
-				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		return NULL;
-	munmap(p + PAGE, PAGE);
-	return p;
-}
-
 /* Send @text, with its terminating zero, to the handle @dst of @fd. */
 static int send_text(int fd, __u64 dst, const char *text)
 {

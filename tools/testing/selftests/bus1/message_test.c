@@ -24,29 +24,7 @@
 #include "../kselftest_harness.h"
 #include "bus1_test.h"
 
-#define PAGE	((size_t)sysconf(_SC_PAGESIZE))
 #define MIB	(1024UL * 1024UL)
-
-/* A pointer as the __u64 the ABI takes, on 32-bit and 64-bit alike. */
-#define PTR(p)	((__u64)(uintptr_t)(p))
-
-static unsigned long long fdinfo(int fd, const char *key)
-{
-	unsigned long long v = ~0ULL;
-
-	bus1_fdinfo(fd, key, &v);
-	return v;
-}
-
-/* The lowest free fd number: it moves if a failed call leaked an fd. */
-static int lowest_free_fd(void)
-{
-	int fd = dup(0);
-
-	if (fd >= 0)
-		close(fd);
-	return fd;
-}
 
 /* Bytes of pool a payload of @len bytes takes: 8-byte units, at least 8. */
 static unsigned long long slice_size(size_t len)
@@ -151,21 +129,6 @@ static void *map_none(size_t len)
 		       -1, 0);
 
 	return p == MAP_FAILED ? NULL : p;
-}
-
-/*
- * A page of readable, writable memory followed by a hole: the page after
- * it is unmapped. Returns the start of the readable page.
- */
-static unsigned char *map_before_hole(void)
-{
-	unsigned char *p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE,
-				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		return NULL;
-	munmap(p + PAGE, PAGE);
-	return p;
 }
 
 /*

@@ -20,18 +20,6 @@
 #include "../kselftest_harness.h"
 #include "bus1_test.h"
 
-#define PAGE	((size_t)sysconf(_SC_PAGESIZE))
-
-/* The lowest free fd number: it moves if a failed call leaked an fd. */
-static int lowest_free_fd(void)
-{
-	int fd = dup(0);
-
-	if (fd >= 0)
-		close(fd);
-	return fd;
-}
-
 TEST(create_default)
 {
 	char path[64], target[64];

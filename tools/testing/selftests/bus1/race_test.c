@@ -40,20 +40,9 @@
 #define RUN_MS		10000	/* racing threads give up after this long */
 #define WAIT_MS		10000	/* bound of every wait for a notice or join */
 
-/* A pointer as the __u64 the ABI takes, on 32-bit and 64-bit alike. */
-#define PTR(p)		((__u64)(uintptr_t)(p))
-
 #define LOAD(x)		__atomic_load_n(&(x), __ATOMIC_SEQ_CST)
 #define STORE(x, v)	__atomic_store_n(&(x), (v), __ATOMIC_SEQ_CST)
 #define INC(x)		__atomic_add_fetch(&(x), 1, __ATOMIC_SEQ_CST)
-
-static unsigned long long fdinfo(int fd, const char *key)
-{
-	unsigned long long v = ~0ULL;
-
-	bus1_fdinfo(fd, key, &v);
-	return v;
-}
 
 static long long now_ms(void)
 {

@@ -99,11 +99,15 @@ static struct bus1_handle *bus1_handle_find(struct bus1_peer *peer, u64 id)
 	return n ? rb_entry(n, struct bus1_handle, by_id) : NULL;
 }
 
-/* Give @handle, holding a reference to its node, an ID in @peer; lock held. */
+/*
+ * Put @handle, holding a reference to its node, into the table of @peer,
+ * with a new ID unless it has a reserved one; lock held.
+ */
 static void bus1_handle_link(struct bus1_peer *peer, struct bus1_handle *handle)
 {
 	lockdep_assert_held(&peer->lock);
-	handle->id = ++peer->handles.next_id;
+	if (!handle->id)
+		handle->id = ++peer->handles.next_id;
 	handle->refs = 1;
 	rb_add(&handle->by_id, &peer->handles.by_id, bus1_handle_less_by_id);
 	rb_add(&handle->by_node, &peer->handles.by_node, bus1_handle_less_by_node);
@@ -204,13 +208,35 @@ void bus1_handles_show_fdinfo(struct bus1_peer *peer, struct seq_file *m)
 }
 
 /**
+ * bus1_handles_reserve_id() - take an ID for a handle that comes later
+ * @peer:	the holder
+ *
+ * An ID that is never used is simply never valid.
+ *
+ * Return: the ID.
+ */
+u64 bus1_handles_reserve_id(struct bus1_peer *peer)
+{
+	u64 id;
+
+	mutex_lock(&peer->lock);
+	id = ++peer->handles.next_id;
+	mutex_unlock(&peer->lock);
+	return id;
+}
+
+/**
  * bus1_node_create() - create a node owned by a peer
  * @peer:	the owner
- * @id:	set to the ID of the owner's handle to the new node
+ * @id:		the ID of the owner's handle to the new node, reserved with
+ *		bus1_handles_reserve_id()
+ *
+ * The caller reserves the ID and tells user space before the node exists,
+ * so that no other thread can use a node whose creation still fails.
  *
  * Return: 0 on success, -ENOMEM when out of memory.
  */
-int bus1_node_create(struct bus1_peer *peer, u64 *id)
+int bus1_node_create(struct bus1_peer *peer, u64 id)
 {
 	struct bus1_handle *handle;
 	struct bus1_node *node;
@@ -224,13 +250,13 @@ int bus1_node_create(struct bus1_peer *peer, u64 *id)
 		return -ENOMEM;
 	}
 	handle->node = node;
+	handle->id = id;
+	node->id = id;
 	/* Nobody else knows the node yet: this cannot fail. */
 	WARN_ON(bus1_node_link(node, handle));
 
 	mutex_lock(&peer->lock);
 	bus1_handle_link(peer, handle);
-	node->id = handle->id;
-	*id = handle->id;
 	mutex_unlock(&peer->lock);
 	return 0;
 }
@@ -312,9 +338,6 @@ int bus1_handle_transfer(struct bus1_peer *src, u64 src_id,
  * @peer:	holder of the handles
  * @ids:	IDs of the handles
  * @n:		number of IDs, at least one
- * @undo:	the IDs were just handed out and never reached user space;
- *		the owner's handle of a new node may go too, and the node
- *		with it
  *
  * All or nothing. A handle goes away with its last reference, and its ID
  * with it; the owner of its node is told if nobody else holds the node
@@ -326,8 +349,7 @@ int bus1_handle_transfer(struct bus1_peer *src, u64 src_id,
  * owner's handle of a node that is not destroyed would go, -ENOMEM when
  * out of memory.
  */
-int bus1_handles_release(struct bus1_peer *peer, const u64 *ids, size_t n,
-			 bool undo)
+int bus1_handles_release(struct bus1_peer *peer, const u64 *ids, size_t n)
 {
 	struct bus1_handle **handles, *handle;
 	size_t i, n_gone = 0;
@@ -346,7 +368,7 @@ int bus1_handles_release(struct bus1_peer *peer, const u64 *ids, size_t n,
 			r = -ENXIO;
 		else if (handle->mark == mark)
 			r = -ENOTUNIQ;
-		else if (!undo && handle->node->owner == peer &&
+		else if (handle->node->owner == peer &&
 			 handle->refs == 1 &&
 			 !bus1_node_is_destroyed(handle->node))
 			r = -EBUSY;

@@ -76,11 +76,11 @@ void bus1_handles_destroy_owned(struct bus1_peer *peer);
 void bus1_handles_flush(struct bus1_peer *peer);
 void bus1_handles_show_fdinfo(struct bus1_peer *peer, struct seq_file *m);
 void bus1_handle_put(struct bus1_handle *handle);
-int bus1_node_create(struct bus1_peer *peer, u64 *id);
+u64 bus1_handles_reserve_id(struct bus1_peer *peer);
+int bus1_node_create(struct bus1_peer *peer, u64 id);
 int bus1_handle_transfer(struct bus1_peer *src, u64 src_id,
 			 struct bus1_peer *dst, u64 *dst_id);
-int bus1_handles_release(struct bus1_peer *peer, const u64 *ids, size_t n,
-			 bool undo);
+int bus1_handles_release(struct bus1_peer *peer, const u64 *ids, size_t n);
 int bus1_handles_destroy(struct bus1_peer *peer, const u64 *ids, size_t n);
 int bus1_handles_resolve(struct bus1_peer *peer, const u64 *ids, size_t n,
 			 struct bus1_node **nodes, s32 *errors);

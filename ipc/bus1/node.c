@@ -171,6 +171,25 @@ void bus1_node_inflight_get(struct bus1_node *node)
 	mutex_unlock(&owner->nodes_lock);
 }
 
+/**
+ * bus1_node_carried() - a message carrying a handle to a node committed
+ * @node:	the node
+ * @ts:		the commit timestamp of the message
+ *
+ * Called before the send returns. Whatever follows the send, a
+ * destruction of the node too, is thereby ordered after the message, even
+ * when it reaches the owner only through a side channel: the receiver is
+ * no holder the destruction would otherwise synchronize with.
+ */
+void bus1_node_carried(struct bus1_node *node, u64 ts)
+{
+	struct bus1_peer *owner = node->owner;
+
+	mutex_lock(&owner->nodes_lock);
+	node->carried_ts = max(node->carried_ts, ts);
+	mutex_unlock(&owner->nodes_lock);
+}
+
 /*
  * Drop the count of bus1_node_inflight_get(), but not the reference; the
  * owner's nodes_lock held.
@@ -247,8 +266,10 @@ struct bus1_handle *bus1_node_receive(struct bus1_node *node,
 			notice = &handle->destroy_notice.qnode;
 			kref_get(&handle->ref);
 			bus1_queue_node_init(notice, node->destroy_key);
-			bus1_queue_insert(&receiver->queue, notice,
-					  node->destroy_ts);
+			if (bus1_queue_insert(&receiver->queue, notice,
+					      node->destroy_ts))
+				wake_up_interruptible_poll(&receiver->waitq,
+							   EPOLLIN | EPOLLRDNORM);
 		}
 	}
 	mutex_unlock(&owner->nodes_lock);
@@ -263,7 +284,8 @@ struct bus1_handle *bus1_node_receive(struct bus1_node *node,
  *
  * Every connected holder of a handle to one of the nodes, the owner
  * included, gets a BUS1_MSG_NODE_DESTROY notice for that handle; all
- * notices commit at one timestamp, above the owner's clock.
+ * notices commit at one timestamp, above the owner's clock and every
+ * message that carried a handle to one of the nodes.
  */
 void bus1_nodes_destroy_locked(struct bus1_peer *owner, struct list_head *set)
 {
@@ -273,7 +295,8 @@ void bus1_nodes_destroy_locked(struct bus1_peer *owner, struct list_head *set)
 
 	lockdep_assert_held(&owner->nodes_lock);
 	ts = bus1_queue_tick(&owner->queue, 0);
-	list_for_each_entry(node, set, destroy_link)
+	list_for_each_entry(node, set, destroy_link) {
+		ts = max(ts, node->carried_ts);
 		list_for_each_entry(h, &node->holders, holder_link) {
 			if (!bus1_peer_acquire(h->holder))
 				continue;
@@ -282,6 +305,7 @@ void bus1_nodes_destroy_locked(struct bus1_peer *owner, struct list_head *set)
 			ts = max(ts, bus1_queue_stage(&h->holder->queue,
 						      &h->destroy_notice.qnode));
 		}
+	}
 
 	ts = bus1_queue_commit_ts(ts);
 	list_for_each_entry(node, set, destroy_link) {

@@ -27,6 +27,8 @@ struct bus1_peer;
  * @holders:	every handle to the node, the owner's included
  * @n_foreign:	number of handles held by peers other than the owner, and
  *		of handles to the node that messages carry
+ * @carried_ts:	the latest commit timestamp of a message that carried a
+ *		handle to the node: a destruction is ordered after it
  * @destroy_ts:	commit timestamp of the node's destruction, 0 while alive
  * @destroy_key: tie-break key of the destruction, valid with @destroy_ts
  * @destroy_link: entry in the set of nodes one destruction works on
@@ -44,6 +46,7 @@ struct bus1_node {
 	u64 id;
 	struct list_head holders;
 	u64 n_foreign;
+	u64 carried_ts;
 	u64 destroy_ts;
 	u64 destroy_key;
 	struct list_head destroy_link;
@@ -57,6 +60,7 @@ int bus1_node_link(struct bus1_node *node, struct bus1_handle *handle);
 void bus1_node_unlink(struct bus1_node *node, struct bus1_handle *handle);
 void bus1_nodes_destroy_locked(struct bus1_peer *owner, struct list_head *set);
 void bus1_node_inflight_get(struct bus1_node *node);
+void bus1_node_carried(struct bus1_node *node, u64 ts);
 void bus1_node_inflight_put(struct bus1_node *node, struct bus1_peer *releaser);
 struct bus1_handle *bus1_node_receive(struct bus1_node *node,
 				      struct bus1_peer *receiver,

@@ -12,7 +12,6 @@
 #include <linux/anon_inodes.h>
 #include <linux/err.h>
 #include <linux/fcntl.h>
-#include <linux/fdtable.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/poll.h>
@@ -99,8 +98,8 @@ static void bus1_peer_drop_entry(struct bus1_peer *peer,
 /*
  * Drop everything the peer holds: destroy its nodes, release its handles,
  * flush its queue and pool. Runs once, when the peer is disconnected and
- * nobody uses it any more. Dropping handles may free nodes the peer owns,
- * each dropping a reference to the peer; the caller holds one of its own.
+ * nobody uses it any more, and drops the reference that disconnecting
+ * took: the peer may be freed on return.
  */
 static void bus1_peer_teardown(struct bus1_peer *peer)
 {
@@ -115,15 +114,13 @@ static void bus1_peer_teardown(struct bus1_peer *peer)
 		bus1_peer_drop_entry(peer, bus1_message_from_qnode(qnode));
 	}
 	bus1_pool_deinit(&peer->pool);
+	bus1_peer_put(peer);
 }
 
 static void bus1_peer_teardown_work(struct work_struct *work)
 {
-	struct bus1_peer *peer = container_of(work, struct bus1_peer,
-					      teardown_work);
-
-	bus1_peer_teardown(peer);
-	bus1_peer_put(peer);
+	bus1_peer_teardown(container_of(work, struct bus1_peer,
+					teardown_work));
 }
 
 /**
@@ -149,10 +146,8 @@ bool bus1_peer_acquire(struct bus1_peer *peer)
  */
 void bus1_peer_release(struct bus1_peer *peer)
 {
-	if (atomic_dec_return(&peer->active) != BUS1_PEER_DISCONNECTED)
-		return;
-	bus1_peer_get(peer);
-	schedule_work(&peer->teardown_work);
+	if (atomic_dec_return(&peer->active) == BUS1_PEER_DISCONNECTED)
+		schedule_work(&peer->teardown_work);
 }
 
 /**
@@ -179,11 +174,17 @@ void bus1_peer_leave(struct bus1_peer *peer)
 		bus1_peer_teardown(peer);
 }
 
-/* Refuse new users from now on; false if that happened before. */
+/*
+ * Refuse new users from now on; false if that happened before. The peer
+ * stays in memory until its teardown ran: whoever holds an active
+ * reference, a sender or a node destruction telling a holder, may hold
+ * no other reference to it.
+ */
 static bool bus1_peer_mark_disconnected(struct bus1_peer *peer)
 {
 	if (test_and_set_bit(BUS1_PEER_BIT_DISCONNECTED, &peer->flags))
 		return false;
+	bus1_peer_get(peer);
 	wake_up_interruptible_poll(&peer->waitq, EPOLLHUP);
 	return true;
 }
@@ -373,14 +374,13 @@ static void bus1_peer_install(struct bus1_peer *peer, struct bus1_message *msg,
 	/*
 	 * The sender wrote placeholders to these pool pages, so this cannot
 	 * fail unless they were swapped out and cannot come back. Then the
-	 * placeholders stay: give back what they cannot name.
+	 * placeholders stay, and the handles they cannot name are given back.
+	 * The fds stay installed: closing them by number could close what
+	 * another thread opened meanwhile.
 	 */
 	for (i = 0; i < msg->n_handles; i++)
 		if (ids[i] != BUS1_HANDLE_INVALID)
-			bus1_handles_release(peer, &ids[i], 1, true);
-	for (i = 0; i < msg->n_files; i++)
-		if (fds[i] >= 0)
-			close_fd(fds[i]);
+			bus1_handles_release(peer, &ids[i], 1);
 }
 
 /* Describe @msg for user space and take it out of the queue; recv_lock held. */

@@ -21,7 +21,8 @@ struct file;
 
 /**
  * struct bus1_peer - one bus1 peer
- * @ref:	one reference for the peer file, one per node the peer owns
+ * @ref:	one reference for the peer file, one for its teardown once
+ *		it is disconnected, one per node the peer owns
  * @active:	number of calls using @queue, @pool and @handles: the
  *		peer's own system calls and senders to it; plus
  *		BUS1_PEER_DISCONNECTED once the peer is disconnected
@@ -37,7 +38,8 @@ struct file;
  * @teardown_work: runs the teardown when a sender dropped the last
  *		active reference
  *
- * Lifetime: the peer file holds a @ref until it is released. The peer
+ * Lifetime: the peer file holds a @ref until it is released, and so does
+ * the pending teardown from disconnection until it ran. The peer
  * disconnects when the file is released or bus1_peer_disconnect() is
  * called on it, whichever comes first. Everyone who uses the peer takes
  * an @active reference first, which fails once the peer is disconnected.

@@ -95,7 +95,6 @@ SYSCALL_DEFINE3(bus1_node_create, int, fd, __u64 __user *, id,
 	CLASS(fd, f)(fd);
 	struct bus1_peer *peer __free(bus1_leave) = NULL;
 	u64 nid;
-	int r;
 
 	if (flags)
 		return -EINVAL;
@@ -103,14 +102,11 @@ SYSCALL_DEFINE3(bus1_node_create, int, fd, __u64 __user *, id,
 	if (IS_ERR(peer))
 		return PTR_ERR(peer);
 
-	r = bus1_node_create(peer, &nid);
-	if (r)
-		return r;
-	if (put_user(nid, id)) {
-		bus1_handles_release(peer, &nid, 1, true);
+	/* Tell user space first: then nothing needs to be undone. */
+	nid = bus1_handles_reserve_id(peer);
+	if (put_user(nid, id))
 		return -EFAULT;
-	}
-	return 0;
+	return bus1_node_create(peer, nid);
 }
 
 /**
@@ -125,8 +121,8 @@ SYSCALL_DEFINE3(bus1_node_create, int, fd, __u64 __user *, id,
  * know is set or @size exceeds a page, -EBADF if a descriptor is not
  * open, -EBADFD if it is not a bus1 peer, -ESHUTDOWN if one is
  * disconnected, -ENXIO if @src_fd holds no handle of that ID,
- * -EHOSTUNREACH if its node was destroyed, -EFAULT for a bad @uargs (the
- * transfer is undone), -ENOMEM when out of memory.
+ * -EHOSTUNREACH if its node was destroyed, -EFAULT for a bad @uargs
+ * (checked before the transfer), -ENOMEM when out of memory.
  */
 SYSCALL_DEFINE4(bus1_handle_transfer, int, src_fd, int, dst_fd,
 		struct bus1_transfer __user *, uargs, size_t, size)
@@ -148,6 +144,9 @@ SYSCALL_DEFINE4(bus1_handle_transfer, int, src_fd, int, dst_fd,
 		return r;
 	if (args.flags)
 		return -EINVAL;
+	/* A result that cannot be written is known before the transfer. */
+	if (put_user(0, &uargs->dst_id))
+		return -EFAULT;
 	src = bus1_peer_enter_fd(fsrc);
 	if (IS_ERR(src))
 		return PTR_ERR(src);
@@ -159,7 +158,8 @@ SYSCALL_DEFINE4(bus1_handle_transfer, int, src_fd, int, dst_fd,
 	if (r)
 		return r;
 	if (put_user(id, &uargs->dst_id)) {
-		bus1_handles_release(dst, &id, 1, true);
+		/* Unmapped meanwhile: undo, unless that is the owner's last. */
+		bus1_handles_release(dst, &id, 1);
 		return -EFAULT;
 	}
 	return 0;
@@ -504,11 +504,6 @@ SYSCALL_DEFINE4(bus1_slice_release, int, fd, const __u64 __user *, uoffsets,
 	return bus1_array_call(fd, uoffsets, n, flags, bus1_release_slices);
 }
 
-static int bus1_release_ids(struct bus1_peer *peer, const u64 *ids, size_t n)
-{
-	return bus1_handles_release(peer, ids, n, false);
-}
-
 /**
  * sys_bus1_handle_release() - drop references to handles
  * @fd:		peer holding the handles
@@ -530,7 +525,7 @@ static int bus1_release_ids(struct bus1_peer *peer, const u64 *ids, size_t n)
 SYSCALL_DEFINE4(bus1_handle_release, int, fd, const __u64 __user *, uids,
 		unsigned int, n, unsigned int, flags)
 {
-	return bus1_array_call(fd, uids, n, flags, bus1_release_ids);
+	return bus1_array_call(fd, uids, n, flags, bus1_handles_release);
 }
 
 /**

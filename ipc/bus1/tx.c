@@ -8,15 +8,16 @@
  *  1. Prepare: resolve the handle IDs of the sender to nodes, take an
  *     active reference on the owner of each, allocate a message and a
  *     slice of that owner's pool, and give the message its own
- *     references to the handles and files the send passes. Any failure here undoes everything,
- *     unless the sender asked for per-destination results: then a
- *     destination that fails is left out and its errno reported.
+ *     references to the handles and files the send passes. Any
+ *     failure here undoes everything, unless the sender asked for
+ *     per-destination results: then a destination that fails is left
+ *     out and its errno reported.
  *  2. Copy: write the payload from the sender's memory into each slice,
  *     and fill the room for the passed handles and fds behind it with
  *     placeholders, so that the receiver's pool pages exist before the
  *     receiver installs them. This is the only copy; a fault undoes
- *     everything. The results are
- *     written out after it, and a fault there undoes everything too.
+ *     everything. The results are written out after it, and a fault
+ *     there undoes everything too.
  *  3. Commit: put the messages into the receivers' queues so that they
  *     appear at one logical time (see queue.c). Nothing can fail any more.
  *
@@ -270,6 +271,8 @@ static void bus1_tx_commit(struct bus1_tx *tx)
 				bus1_tx_commit_one(&tx->dests[i], ts);
 	}
 	bus1_queue_tick(sender_queue, ts);
+	for (i = 0; i < tx->payload->n_handles; i++)
+		bus1_node_carried(tx->handles[i], ts);
 }
 
 /**

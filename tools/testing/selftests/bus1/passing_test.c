@@ -544,6 +544,45 @@ TEST_F(peers, pass_handle_destroyed_in_flight)
 	EXPECT_EQ(EHOSTUNREACH, errno);
 }
 
+/*
+ * A destruction that happened after a send that carried the node is
+ * ordered after that message, even when only a side channel connects the
+ * two and the receiver's clock is far ahead of the owner's: the receiver
+ * gets the handle, then the notice, never BUS1_HANDLE_INVALID.
+ */
+TEST_F(peers, destroy_ordered_after_carrying_send)
+{
+	__u64 n2, h2, hbc, hc2;
+	unsigned int i;
+
+	ASSERT_EQ(0, bus1_node_create(self->a, &n2, 0));
+	h2 = bus1_transfer_id(self->a, n2, self->b);
+	hbc = bus1_transfer_id(self->c, self->nc, self->b);
+	ASSERT_NE(0, h2);
+	ASSERT_NE(0, hbc);
+	/* Move the clocks of b and c far ahead of a's. */
+	for (i = 0; i < 32; i++)
+		ASSERT_EQ(0, send_handles(self->b, hbc, "tick", NULL, 0));
+	/* b carries a's node to c and lets go of its own handle. */
+	ASSERT_EQ(0, send_handles(self->b, hbc, "n2", &h2, 1));
+	ASSERT_EQ(0, bus1_handle_release(self->b, &h2, 1, 0));
+
+	/* Only now, after the send returned, a destroys the node. */
+	ASSERT_EQ(0, bus1_nodes_destroy(self->a, &n2, 1, 0));
+	EXPECT_NOTICE(self->a, BUS1_MSG_NODE_DESTROY, n2, 0);
+	for (i = 0; i < 32; i++)
+		recv_data(_metadata, self->c, self->mc, 0, self->nc, "tick", 0,
+			  NULL, 0, NULL);
+	recv_data(_metadata, self->c, self->mc, 0, self->nc, "n2", 1, &hc2, 0,
+		  NULL);
+	EXPECT_NE(BUS1_HANDLE_INVALID, hc2);
+	EXPECT_NOTICE(self->c, BUS1_MSG_NODE_DESTROY, hc2, 0);
+	EXPECT_EMPTY(self->c);
+	EXPECT_EQ(0, bus1_handle_release(self->c, &hc2, 1, 0));
+	EXPECT_EQ(0, bus1_handle_release(self->b, &hbc, 1, 0));
+	EXPECT_EQ(0, bus1_handle_release(self->a, &n2, 1, 0));
+}
+
 TEST_F(peers, release_notice_counts_in_flight)
 {
 	__u64 n2, h2, hbc, hc2;

@@ -1358,4 +1358,67 @@ TEST(pass_fd_under_close)
 	close(sender);
 }
 
+/*
+ * Holders close while the owner destroys their node: the destruction
+ * tells the holders it can still reach, whose memory must outlive it
+ * although their last file reference is gone. The owner hears of its
+ * node exactly once more after a possible release notice.
+ */
+struct closer {
+	int fd;
+	unsigned int *go;
+};
+
+static void *close_on_go(void *arg)
+{
+	struct closer *c = arg;
+
+	while (!LOAD(*c->go))
+		;
+	close(c->fd);
+	return NULL;
+}
+
+TEST(destroy_while_holders_close)
+{
+	struct closer c[THREADS];
+	pthread_t threads[THREADS];
+	unsigned int round, go;
+	struct bus1_recv r;
+	int owner, i;
+	__u64 n;
+
+	for (round = 0; round < 40; round++) {
+		owner = peer_new();
+		ASSERT_LE(0, owner);
+		ASSERT_EQ(0, bus1_node_create(owner, &n, 0));
+		go = 0;
+		for (i = 0; i < THREADS; i++) {
+			c[i].fd = peer_new();
+			ASSERT_LE(0, c[i].fd);
+			ASSERT_NE(0, give(owner, n, c[i].fd));
+			c[i].go = &go;
+			ASSERT_EQ(0, pthread_create(&threads[i], NULL,
+						    close_on_go, &c[i]));
+		}
+		STORE(go, 1);
+		if (round & 1)
+			usleep(round * 10);
+		ASSERT_EQ(0, bus1_nodes_destroy(owner, &n, 1, 0));
+		for (i = 0; i < THREADS; i++)
+			ASSERT_EQ(0, join(threads[i]));
+
+		r = recv_bounded(_metadata, owner);
+		if (r.type == BUS1_MSG_NODE_RELEASE) {
+			EXPECT_EQ(n, r.destination);
+			r = recv_bounded(_metadata, owner);
+		}
+		EXPECT_EQ(BUS1_MSG_NODE_DESTROY, r.type);
+		EXPECT_EQ(n, r.destination);
+		expect_empty(_metadata, owner);
+		release_all(_metadata, owner, n, 1);
+		close(owner);
+	}
+}
+
 TEST_HARNESS_MAIN

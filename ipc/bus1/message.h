@@ -26,7 +26,6 @@ struct file;
  * @handle:	BUS1_MSG_NODE_DESTROY: the receiver's handle the notice is
  *		embedded in; a counted reference while queued
  * @slice:	BUS1_MSG_DATA: payload in the receiver's pool
- * @destination: BUS1_MSG_DATA: the receiver's ID of @node
  * @size:	BUS1_MSG_DATA: payload size in bytes
  * @n_handles:	BUS1_MSG_DATA: number of entries in @handles
  * @handles:	BUS1_MSG_DATA: the nodes of the passed handles, each a
@@ -47,7 +46,6 @@ struct bus1_message {
 	struct bus1_node *node;
 	struct bus1_handle *handle;
 	struct bus1_slice *slice;
-	u64 destination;
 	u64 size;
 	size_t n_handles;
 	struct bus1_node **handles;

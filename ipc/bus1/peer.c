@@ -400,7 +400,8 @@ static int bus1_peer_deliver(struct bus1_peer *peer, struct bus1_message *msg,
 	lockdep_assert_held(&peer->recv_lock);
 	switch (msg->type) {
 	case BUS1_MSG_DATA:
-		out.destination = msg->destination;
+		/* The receiver owns @node: its ID is the owner's handle's. */
+		out.destination = msg->node->id;
 		out.offset = msg->slice->offset;
 		out.size = msg->size;
 		n_handles = msg->n_handles;

@@ -148,7 +148,6 @@ static int bus1_tx_prepare_one(struct bus1_tx *tx, struct bus1_tx_dest *d,
 	msg->slice = slice;
 	kref_get(&d->node->ref);
 	msg->node = d->node;
-	msg->destination = d->node->id;
 	msg->size = size;
 	for (i = 0; i < p->n_handles; i++) {
 		bus1_node_inflight_get(tx->handles[i]);
@@ -297,12 +296,13 @@ static void bus1_tx_commit(struct bus1_tx *tx)
  *
  * Return: 0 on success; -ENXIO if @sender holds no handle of one of @ids
  * or of the passed handle IDs, -ENOTUNIQ if two of @ids are the same,
- * -EHOSTUNREACH if a destination node was destroyed, -ENOSPC if a receiver's pool has no room
- * for the payload, -EFAULT if the payload cannot be read or @uerrors
- * cannot be written, -ENOMEM when out of memory. With @uerrors, -ENXIO,
- * -EHOSTUNREACH, -ENOSPC and -ENOMEM of one destination are reported in
- * @uerrors instead. A failed copy may leave part of the payload in pool
- * space that is free again; nothing refers to it.
+ * -EHOSTUNREACH if a destination node was destroyed, -ENOSPC if a
+ * receiver's pool has no room for the payload, -EFAULT if the payload
+ * cannot be read or @uerrors cannot be written, -ENOMEM when out of
+ * memory. With @uerrors, -ENXIO, -EHOSTUNREACH, -ENOSPC and -ENOMEM of
+ * one destination are reported in @uerrors instead. A failed copy may
+ * leave part of the payload in pool space that is free again; nothing
+ * refers to it.
  */
 int bus1_tx_send(struct bus1_peer *sender, const u64 *ids, size_t n_ids,
 		 struct bus1_tx_payload *payload, s32 __user *uerrors)

@@ -120,6 +120,14 @@ static inline int lowest_free_fd(void)
 	return fd;
 }
 
+/* The receive pool of @fd, mapped read-only; NULL on failure. */
+static inline const unsigned char *map_pool(int fd)
+{
+	void *p = mmap(NULL, BUS1_POOL_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
 /*
  * A page of readable, writable memory followed by a hole: the page after
  * it is unmapped. Returns the start of the readable page.

@@ -115,13 +115,6 @@ static __u64 recv_check(struct __test_metadata *_metadata, int fd,
 	return r.offset;
 }
 
-static const unsigned char *map_pool(int fd)
-{
-	void *p = mmap(NULL, BUS1_POOL_SIZE, PROT_READ, MAP_SHARED, fd, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
 /* A page-aligned mapping of @len bytes that cannot be accessed at all. */
 static void *map_none(size_t len)
 {

@@ -23,13 +23,6 @@
 #include "../kselftest_harness.h"
 #include "bus1_test.h"
 
-static const unsigned char *map_pool(int fd)
-{
-	void *p = mmap(NULL, BUS1_POOL_SIZE, PROT_READ, MAP_SHARED, fd, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
 /* Send @text, without its terminating zero, with handles and fds. */
 static int send_msg(int fd, const __u64 *dst, unsigned int n_dst,
 		    const char *text, const __u64 *handles,

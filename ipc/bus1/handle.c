@@ -16,6 +16,11 @@
  * up in the source, takes a node reference, drops the source lock, and
  * only then takes the destination lock. The nodes_lock of a node's owner
  * nests inside the lock of the holder.
+ *
+ * Every handle in a table is charged one handle to its holder's quota,
+ * attributed to whoever gave it: the creator of the node for the owner's
+ * handle, the source of a transfer, the sender of a message. Merging
+ * into a handle the holder has costs nothing.
  */
 
 #include <linux/err.h>
@@ -26,6 +31,7 @@
 #include <uapi/linux/bus1.h>
 #include "handle.h"
 #include "peer.h"
+#include "quota.h"
 
 /* A handle of @holder, not linked anywhere yet. */
 static struct bus1_handle *bus1_handle_new(struct bus1_peer *holder)
@@ -116,6 +122,16 @@ static void bus1_handle_link(struct bus1_peer *peer, struct bus1_handle *handle)
 		peer->handles.n_nodes++;
 }
 
+/* Return the charge of a handle that left the table of @peer. */
+static void bus1_handle_uncharge(struct bus1_peer *peer,
+				 struct bus1_handle *handle)
+{
+	if (handle->usage)
+		bus1_quota_uncharge_one(&peer->quota, handle->usage,
+					BUS1_RES_HANDLES, 1);
+	handle->usage = NULL;
+}
+
 static void bus1_handle_unlink(struct bus1_peer *peer, struct bus1_handle *handle)
 {
 	lockdep_assert_held(&peer->lock);
@@ -185,6 +201,7 @@ void bus1_handles_flush(struct bus1_peer *peer)
 	mutex_unlock(&peer->lock);
 
 	rbtree_postorder_for_each_entry_safe(handle, tmp, &all, by_id) {
+		bus1_handle_uncharge(peer, handle);
 		bus1_node_unlink(handle->node, handle);
 		bus1_handle_put(handle);
 	}
@@ -232,14 +249,18 @@ u64 bus1_handles_reserve_id(struct bus1_peer *peer)
  *		bus1_handles_reserve_id()
  *
  * The caller reserves the ID and tells user space before the node exists,
- * so that no other thread can use a node whose creation still fails.
+ * so that no other thread can use a node whose creation still fails. The
+ * owner's handle is charged to the owner's own quota.
  *
- * Return: 0 on success, -ENOMEM when out of memory.
+ * Return: 0 on success, -EDQUOT if the owner is over its quota of
+ * handles, -ENOMEM when out of memory.
  */
 int bus1_node_create(struct bus1_peer *peer, u64 id)
 {
+	u64 amount[BUS1_RES_N] = { [BUS1_RES_HANDLES] = 1 };
 	struct bus1_handle *handle;
 	struct bus1_node *node;
+	int r;
 
 	handle = bus1_handle_new(peer);
 	if (!handle)
@@ -248,6 +269,13 @@ int bus1_node_create(struct bus1_peer *peer, u64 id)
 	if (!node) {
 		bus1_handle_put(handle);
 		return -ENOMEM;
+	}
+	r = bus1_quota_charge(&peer->quota, bus1_quota_uid(&peer->quota),
+			      amount, &handle->usage);
+	if (r) {
+		bus1_node_put(node);
+		bus1_handle_put(handle);
+		return r;
 	}
 	handle->node = node;
 	handle->id = id;
@@ -269,14 +297,17 @@ int bus1_node_create(struct bus1_peer *peer, u64 id)
  * @dst_id:	set to the handle's ID in @dst
  *
  * If @dst holds a handle to the node already, that handle gains a
- * reference and keeps its ID; otherwise @dst gets a new handle.
+ * reference and keeps its ID; otherwise @dst gets a new handle, charged
+ * to the quota of @dst and attributed to the user of @src.
  *
  * Return: 0 on success, -ENXIO if @src holds no handle @src_id,
- * -EHOSTUNREACH if the node was destroyed, -ENOMEM when out of memory.
+ * -EHOSTUNREACH if the node was destroyed, -EDQUOT if a new handle is
+ * over the quota of @dst, -ENOMEM when out of memory.
  */
 int bus1_handle_transfer(struct bus1_peer *src, u64 src_id,
 			 struct bus1_peer *dst, u64 *dst_id)
 {
+	u64 amount[BUS1_RES_N] = { [BUS1_RES_HANDLES] = 1 };
 	struct bus1_handle *handle, *new;
 	struct bus1_node *node;
 	struct rb_node *n;
@@ -307,6 +338,10 @@ int bus1_handle_transfer(struct bus1_peer *src, u64 src_id,
 		handle->refs++;
 		*dst_id = handle->id;
 	} else {
+		r = bus1_quota_charge(&dst->quota, bus1_quota_uid(&src->quota),
+				      amount, &new->usage);
+	}
+	if (!r && !n) {
 		/*
 		 * The ID first: once linked to the node, the handle may get a
 		 * destruction notice, which names it by its ID.
@@ -316,6 +351,7 @@ int bus1_handle_transfer(struct bus1_peer *src, u64 src_id,
 		r = bus1_node_link(node, new);
 		if (r) {
 			bus1_handle_unlink(dst, new);
+			bus1_handle_uncharge(dst, new);
 			new->node = NULL;
 		} else {
 			*dst_id = new->id;
@@ -386,6 +422,7 @@ int bus1_handles_release(struct bus1_peer *peer, const u64 *ids, size_t n)
 	mutex_unlock(&peer->lock);
 
 	for (i = 0; i < n_gone; i++) {
+		bus1_handle_uncharge(peer, handles[i]);
 		bus1_node_unlink(handles[i]->node, handles[i]);
 		bus1_handle_put(handles[i]);
 	}
@@ -586,7 +623,8 @@ void bus1_handles_spare_free(struct bus1_handle **spare, size_t n)
  *		before the message
  *
  * A node the receiver holds a handle to already adds a reference to that
- * handle, as a transfer does.
+ * handle, as a transfer does. A new handle takes over one handle charge
+ * of @msg; the message returns the others when it is freed.
  */
 void bus1_handles_install(struct bus1_peer *peer, struct bus1_message *msg,
 			  struct bus1_handle **spare, u64 *ids)
@@ -612,6 +650,8 @@ void bus1_handles_install(struct bus1_peer *peer, struct bus1_message *msg,
 					   &msg->qnode);
 		if (handle == spare[i]) {
 			spare[i] = NULL;
+			handle->usage = msg->usage;
+			msg->n_charged_handles--;
 			bus1_handle_link(peer, handle);
 		} else {
 			spare[i]->node = NULL;

@@ -15,6 +15,7 @@
 #include "node.h"
 
 struct bus1_peer;
+struct bus1_usage;
 struct seq_file;
 
 /**
@@ -30,10 +31,12 @@ struct seq_file;
  * @id:		the holder's name for the handle; never reused by the holder
  * @refs:	references the holder owns; receiving the node again adds one
  * @mark:	the last pass over the holder's table that named this handle
+ * @usage:	where the handle is charged to the holder's quota, while it
+ *		is in the holder's table
  * @destroy_notice: BUS1_MSG_NODE_DESTROY notice for the holder
  *
- * @by_id, @by_node, @refs and @mark are protected by the lock of the
- * holder, @holder_link by the nodes_lock of the owner of @node. @holder,
+ * @by_id, @by_node, @refs, @mark and @usage are protected by the lock
+ * of the holder, @holder_link by the nodes_lock of the owner of @node. @holder,
  * @node and @id never change once the handle is linked.
  */
 struct bus1_handle {
@@ -46,6 +49,7 @@ struct bus1_handle {
 	u64 id;
 	u64 refs;
 	u64 mark;
+	struct bus1_usage *usage;
 	struct bus1_message destroy_notice;
 };
 

@@ -9,6 +9,8 @@
 #include <uapi/linux/bus1.h>
 #include "message.h"
 #include "node.h"
+#include "peer.h"
+#include "quota.h"
 
 /**
  * bus1_message_new() - allocate a data message
@@ -48,11 +50,23 @@ struct bus1_message *bus1_message_new(size_t n_handles, size_t n_files)
  *		dropping its handles may cause
  *
  * The references in @msg->handles and @msg->files that were not taken
- * over by a receiver (and cleared from the arrays) are dropped.
+ * over by a receiver (and cleared from the arrays) are dropped, and what
+ * the message is still charged returned.
  */
 void bus1_message_free(struct bus1_message *msg, struct bus1_peer *releaser)
 {
 	size_t i;
+
+	if (msg->usage) {
+		u64 amount[BUS1_RES_N] = {
+			[BUS1_RES_MESSAGES] = 1,
+			[BUS1_RES_HANDLES] = msg->n_charged_handles,
+			[BUS1_RES_FDS] = msg->n_files,
+		};
+
+		bus1_quota_uncharge(&msg->node->owner->quota, msg->usage,
+				    amount);
+	}
 
 	for (i = 0; i < msg->n_handles; i++)
 		if (msg->handles[i])

@@ -15,6 +15,7 @@ struct bus1_handle;
 struct bus1_node;
 struct bus1_peer;
 struct bus1_slice;
+struct bus1_usage;
 struct file;
 
 /**
@@ -33,12 +34,20 @@ struct file;
  *		peer to the node (see node.c)
  * @n_files:	BUS1_MSG_DATA: number of entries in @files
  * @files:	BUS1_MSG_DATA: the passed files, counted references
+ * @usage:	BUS1_MSG_DATA: where the message is charged to the quota of
+ *		its receiver, the owner of @node; NULL until charged
+ * @n_charged_handles: BUS1_MSG_DATA: how many of the handle charges the
+ *		message still holds; a received handle takes its charge over
  *
  * A data message is allocated by its sender, owned by it until it commits
  * the message, then by the receiver, which frees it when it receives it or
  * flushes its queue. Notifications are embedded in the object they are
  * about, so that destroying a node or dropping a handle cannot fail for
- * want of memory; each object has at most one of each queued.
+ * want of memory; each object has at most one of each queued. They are
+ * not charged: each is bounded by a charged handle or node.
+ *
+ * A data message is charged one queued message, its files and its
+ * handles, returned when it is freed; its slice carries its own charge.
  */
 struct bus1_message {
 	struct bus1_queue_node qnode;
@@ -51,6 +60,8 @@ struct bus1_message {
 	struct bus1_node **handles;
 	size_t n_files;
 	struct file **files;
+	struct bus1_usage *usage;
+	size_t n_charged_handles;
 };
 
 /*

@@ -48,7 +48,12 @@ static struct bus1_peer *bus1_peer_new(void)
 	bus1_handles_init(&peer->handles);
 	init_waitqueue_head(&peer->waitq);
 	bus1_queue_init(&peer->queue);
-	r = bus1_pool_init(&peer->pool, BUS1_POOL_SIZE);
+	r = bus1_quota_init(&peer->quota);
+	if (!r) {
+		r = bus1_pool_init(&peer->pool, BUS1_POOL_SIZE, &peer->quota);
+		if (r)
+			bus1_quota_deinit(&peer->quota);
+	}
 	if (r) {
 		kfree(peer);
 		return ERR_PTR(r);
@@ -97,9 +102,9 @@ static void bus1_peer_drop_entry(struct bus1_peer *peer,
 
 /*
  * Drop everything the peer holds: destroy its nodes, release its handles,
- * flush its queue and pool. Runs once, when the peer is disconnected and
- * nobody uses it any more, and drops the reference that disconnecting
- * took: the peer may be freed on return.
+ * flush its queue and pool, which returns every charge. Runs once, when
+ * the peer is disconnected and nobody uses it any more, and drops the
+ * reference that disconnecting took: the peer may be freed on return.
  */
 static void bus1_peer_teardown(struct bus1_peer *peer)
 {
@@ -114,6 +119,7 @@ static void bus1_peer_teardown(struct bus1_peer *peer)
 		bus1_peer_drop_entry(peer, bus1_message_from_qnode(qnode));
 	}
 	bus1_pool_deinit(&peer->pool);
+	bus1_quota_deinit(&peer->quota);
 	bus1_peer_put(peer);
 }
 
@@ -256,6 +262,7 @@ static void bus1_peer_fop_show_fdinfo(struct seq_file *m, struct file *file)
 	bus1_pool_show_fdinfo(&peer->pool, m);
 	bus1_handles_show_fdinfo(peer, m);
 	seq_printf(m, "bus1-queued:\t%zu\n", bus1_queue_length(&peer->queue));
+	bus1_quota_show_fdinfo(&peer->quota, m);
 	bus1_peer_release(peer);
 }
 
@@ -283,6 +290,7 @@ struct bus1_peer *bus1_peer_from_file(struct file *file)
 static void bus1_peer_destroy_new(struct bus1_peer *peer)
 {
 	bus1_pool_deinit(&peer->pool);
+	bus1_quota_deinit(&peer->quota);
 	bus1_peer_put(peer);
 }
 

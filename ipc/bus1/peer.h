@@ -15,6 +15,7 @@
 #include "handle.h"
 #include "pool.h"
 #include "queue.h"
+#include "quota.h"
 
 struct bus1_recv;
 struct file;
@@ -35,6 +36,8 @@ struct file;
  * @waitq:	tasks waiting in poll(2) or bus1_recv() for an entry
  * @queue:	entries sent to the peer, in the global order
  * @pool:	receive pool, mapped read-only by the peer's users
+ * @quota:	the peer's user, and what the peer is charged for what
+ *		others sent it and what it holds (see quota.c)
  * @teardown_work: runs the teardown when a sender dropped the last
  *		active reference
  *
@@ -67,6 +70,7 @@ struct bus1_peer {
 	wait_queue_head_t waitq;
 	struct bus1_queue queue;
 	struct bus1_pool pool;
+	struct bus1_quota quota;
 	struct work_struct teardown_work;
 };
 

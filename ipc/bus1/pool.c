@@ -12,7 +12,9 @@
 #include <linux/err.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
+#include <linux/sched/mm.h>
 #include <linux/seq_file.h>
 #include <linux/shmem_fs.h>
 #include <linux/uio.h>
@@ -22,13 +24,19 @@
  * bus1_pool_init() - create the backing file of a pool
  * @pool:	pool to initialize
  * @size:	size in bytes, a multiple of PAGE_SIZE
+ * @quota:	where the slices that senders charge are charged, or NULL
  *
  * The file is a kernel-internal shmem file: it has no name in any
- * filesystem and its pages are allocated, and charged, only when written.
+ * filesystem and its pages are allocated only when written. They are
+ * charged to the memory cgroup of the caller, the pool's owner, not to
+ * that of the sender who writes them: the owner decides how much of its
+ * pool others may fill (see quota.c), and the pages stay as long as the
+ * owner keeps the pool.
  *
  * Return: 0 on success, a negative error code on failure.
  */
-int bus1_pool_init(struct bus1_pool *pool, size_t size)
+int bus1_pool_init(struct bus1_pool *pool, size_t size,
+		   struct bus1_quota *quota)
 {
 	struct file *file;
 	int r;
@@ -36,7 +44,7 @@ int bus1_pool_init(struct bus1_pool *pool, size_t size)
 	if (WARN_ON(!size || !PAGE_ALIGNED(size)))
 		return -EINVAL;
 
-	r = bus1_slices_init(&pool->slices, size);
+	r = bus1_slices_init(&pool->slices, size, quota);
 	if (r)
 		return r;
 	file = shmem_kernel_file_setup("bus1-pool", size, VM_NORESERVE);
@@ -47,6 +55,7 @@ int bus1_pool_init(struct bus1_pool *pool, size_t size)
 
 	pool->file = file;
 	pool->size = size;
+	pool->memcg = get_mem_cgroup_from_current();
 	return 0;
 }
 
@@ -54,15 +63,17 @@ int bus1_pool_init(struct bus1_pool *pool, size_t size)
  * bus1_pool_deinit() - release the backing file of a pool
  * @pool:	pool to tear down
  *
- * Every slice is freed. Mappings of the pool keep the file alive until
- * they are unmapped.
+ * Every slice is freed, and its charge returned. Mappings of the pool
+ * keep the file alive until they are unmapped.
  */
 void bus1_pool_deinit(struct bus1_pool *pool)
 {
 	if (pool->file) {
 		bus1_slices_deinit(&pool->slices);
 		fput(pool->file);
+		mem_cgroup_put(pool->memcg);
 	}
+	pool->memcg = NULL;
 	pool->file = NULL;
 	pool->size = 0;
 }
@@ -78,6 +89,19 @@ void bus1_pool_deinit(struct bus1_pool *pool)
 struct bus1_slice *bus1_pool_alloc(struct bus1_pool *pool, size_t size)
 {
 	return bus1_slices_alloc(&pool->slices, size);
+}
+
+/**
+ * bus1_pool_charge() - record the charge of a slice
+ * @pool:	pool the slice belongs to
+ * @slice:	a slice of bus1_pool_alloc(), not yet published
+ * @usage:	where the slice was charged to the pool's quota; the charge
+ *		is returned when the slice is freed or released
+ */
+void bus1_pool_charge(struct bus1_pool *pool, struct bus1_slice *slice,
+		      struct bus1_usage *usage)
+{
+	bus1_slices_charge(&pool->slices, slice, usage);
 }
 
 /**
@@ -101,7 +125,8 @@ struct bus1_slice *bus1_pool_alloc(struct bus1_pool *pool, size_t size)
  * size and has no seals, so writers meet only on a folio, and its lock,
  * taken for each copy with page faults disabled, orders them as it
  * orders page faults. Source pages are faulted in with no lock held,
- * even when the source is a mapping of this very pool.
+ * even when the source is a mapping of this very pool. Pool pages that
+ * the write allocates are charged to the pool's memory cgroup.
  *
  * Return: 0 on success, -EFAULT if part of the payload cannot be read,
  * -ENOMEM if no memory backs the pool, or another negative error code.
@@ -110,6 +135,7 @@ int bus1_pool_write(struct bus1_pool *pool, struct bus1_slice *slice,
 		    size_t at, struct iov_iter *iter)
 {
 	size_t len = iov_iter_count(iter);
+	struct mem_cgroup *old;
 	struct kiocb kiocb;
 	ssize_t n;
 
@@ -120,7 +146,9 @@ int bus1_pool_write(struct bus1_pool *pool, struct bus1_slice *slice,
 
 	init_sync_kiocb(&kiocb, pool->file);
 	kiocb.ki_pos = slice->offset + at;
+	old = set_active_memcg(pool->memcg);
 	n = generic_perform_write(&kiocb, iter);
+	set_active_memcg(old);
 	/* shmem reports a failed memory charge as a full file. */
 	if (n == -ENOSPC)
 		return -ENOMEM;

@@ -10,8 +10,11 @@
 #include <linux/types.h>
 #include "slice.h"
 
+struct bus1_quota;
+struct bus1_usage;
 struct file;
 struct iov_iter;
+struct mem_cgroup;
 struct seq_file;
 struct vm_area_struct;
 
@@ -22,6 +25,8 @@ struct vm_area_struct;
  *		memory outlives the peer while user space still maps it
  * @size:	size of @file in bytes, fixed at creation
  * @slices:	allocator of the ranges of @file that hold messages
+ * @memcg:	memory cgroup of the pool's creator, a counted reference or
+ *		NULL: the pages of @file are charged to it, whoever writes
  *
  * A pool is embedded in its peer. @file and @size are set once by
  * bus1_pool_init() and never change until bus1_pool_deinit(), so reading
@@ -33,14 +38,18 @@ struct bus1_pool {
 	struct file *file;
 	size_t size;
 	struct bus1_slices slices;
+	struct mem_cgroup *memcg;
 };
 
-int bus1_pool_init(struct bus1_pool *pool, size_t size);
+int bus1_pool_init(struct bus1_pool *pool, size_t size,
+		   struct bus1_quota *quota);
 void bus1_pool_deinit(struct bus1_pool *pool);
 int bus1_pool_check_map(size_t size, unsigned long pgoff,
 			unsigned long pages, vm_flags_t vm_flags);
 int bus1_pool_mmap(struct bus1_pool *pool, struct vm_area_struct *vma);
 struct bus1_slice *bus1_pool_alloc(struct bus1_pool *pool, size_t size);
+void bus1_pool_charge(struct bus1_pool *pool, struct bus1_slice *slice,
+		      struct bus1_usage *usage);
 int bus1_pool_write(struct bus1_pool *pool, struct bus1_slice *slice,
 		    size_t at, struct iov_iter *iter);
 void bus1_pool_free(struct bus1_pool *pool, struct bus1_slice *slice);

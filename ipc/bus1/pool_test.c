@@ -17,7 +17,7 @@ static void bus1_pool_test_init(struct kunit *test)
 {
 	struct bus1_pool pool = {};
 
-	KUNIT_ASSERT_EQ(test, bus1_pool_init(&pool, TEST_POOL_SIZE), 0);
+	KUNIT_ASSERT_EQ(test, bus1_pool_init(&pool, TEST_POOL_SIZE, NULL), 0);
 	KUNIT_ASSERT_NOT_NULL(test, pool.file);
 	KUNIT_EXPECT_EQ(test, pool.size, TEST_POOL_SIZE);
 	KUNIT_EXPECT_EQ(test, i_size_read(file_inode(pool.file)),
@@ -33,7 +33,7 @@ static void bus1_pool_test_deinit_drops_reference(struct kunit *test)
 	struct bus1_pool pool = {};
 	struct file *file;
 
-	KUNIT_ASSERT_EQ(test, bus1_pool_init(&pool, TEST_POOL_SIZE), 0);
+	KUNIT_ASSERT_EQ(test, bus1_pool_init(&pool, TEST_POOL_SIZE, NULL), 0);
 	/* Stand in for a mapping that outlives the pool. */
 	file = get_file(pool.file);
 	KUNIT_EXPECT_EQ(test, file_count(file), 2L);
@@ -95,7 +95,7 @@ static void bus1_pool_test_write(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, back);
 	memset(tail, 'x', PAGE_SIZE);
 
-	KUNIT_ASSERT_EQ(test, bus1_pool_init(&pool, TEST_POOL_SIZE), 0);
+	KUNIT_ASSERT_EQ(test, bus1_pool_init(&pool, TEST_POOL_SIZE, NULL), 0);
 	pad = bus1_pool_alloc(&pool, PAGE_SIZE - 8);
 	slice = bus1_pool_alloc(&pool, len);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(pad));

@@ -18,6 +18,7 @@
 #include <linux/rbtree.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include "quota.h"
 #include "slice.h"
 
 static bool bus1_slice_less(struct rb_node *a, const struct rb_node *b)
@@ -38,10 +39,12 @@ static int bus1_slice_cmp(const void *key, const struct rb_node *n)
  * bus1_slices_init() - initialize the allocator of a pool
  * @slices:	allocator to initialize
  * @size:	size of the pool, a multiple of BUS1_SLICE_ALIGN
+ * @quota:	where charged slices are charged, or NULL if none will be
  *
  * Return: 0 on success, -ENOMEM when out of memory.
  */
-int bus1_slices_init(struct bus1_slices *slices, size_t size)
+int bus1_slices_init(struct bus1_slices *slices, size_t size,
+		     struct bus1_quota *quota)
 {
 	struct bus1_slice *all;
 
@@ -57,21 +60,41 @@ int bus1_slices_init(struct bus1_slices *slices, size_t size)
 	slices->size = size;
 	slices->allocated = 0;
 	slices->n_busy = 0;
+	slices->quota = quota;
 	all->size = size;
 	list_add(&all->entry, &slices->all);
 	return 0;
 }
 
+/* Return the charge of @slice, if it has one. */
+static void bus1_slice_uncharge(struct bus1_slices *slices,
+				struct bus1_slice *slice)
+{
+	u64 amount[BUS1_RES_N] = {
+		[BUS1_RES_BYTES] = slice->size,
+		[BUS1_RES_SLICES] = 1,
+	};
+
+	if (slice->usage)
+		bus1_quota_uncharge(slices->quota, slice->usage, amount);
+	slice->usage = NULL;
+}
+
 /**
  * bus1_slices_deinit() - free every slice, allocated or not
- * @slices:	allocator to tear down
+ * @slices:	allocator to tear down; nobody else uses it any more
+ *
+ * The charges of the allocated slices are returned.
  */
 void bus1_slices_deinit(struct bus1_slices *slices)
 {
 	struct bus1_slice *slice, *tmp;
 
-	list_for_each_entry_safe(slice, tmp, &slices->all, entry)
+	list_for_each_entry_safe(slice, tmp, &slices->all, entry) {
+		if (slice->busy)
+			bus1_slice_uncharge(slices, slice);
 		kfree(slice);
+	}
 	INIT_LIST_HEAD(&slices->all);
 	slices->busy = RB_ROOT;
 	slices->allocated = 0;
@@ -137,13 +160,17 @@ static void bus1_slices_merge(struct bus1_slice *a, struct bus1_slice *b)
 	kfree(b);
 }
 
-/* Free the allocated @slice and merge it with free neighbours; lock held. */
+/*
+ * Free the allocated @slice, return its charge, and merge it with free
+ * neighbours; lock held.
+ */
 static void bus1_slices_unlink(struct bus1_slices *slices,
 			       struct bus1_slice *slice)
 {
 	struct bus1_slice *next, *prev;
 
 	lockdep_assert_held(&slices->lock);
+	bus1_slice_uncharge(slices, slice);
 	rb_erase(&slice->rb, &slices->busy);
 	slice->busy = false;
 	slice->published = false;
@@ -188,6 +215,21 @@ void bus1_slices_usage(struct bus1_slices *slices, size_t *allocated,
 	spin_lock(&slices->lock);
 	*allocated = slices->allocated;
 	*n_busy = slices->n_busy;
+	spin_unlock(&slices->lock);
+}
+
+/**
+ * bus1_slices_charge() - record the charge of an allocated slice
+ * @slices:	allocator the slice came from
+ * @slice:	the slice, not yet published
+ * @usage:	where its bytes and the slice itself were charged to the
+ *		allocator's quota; returned when the slice is freed
+ */
+void bus1_slices_charge(struct bus1_slices *slices, struct bus1_slice *slice,
+			struct bus1_usage *usage)
+{
+	spin_lock(&slices->lock);
+	slice->usage = usage;
 	spin_unlock(&slices->lock);
 }
 

@@ -12,6 +12,9 @@
 #include <linux/spinlock.h>
 #include <linux/types.h>
 
+struct bus1_quota;
+struct bus1_usage;
+
 #define BUS1_SLICE_ALIGN	8
 
 /**
@@ -23,6 +26,9 @@
  * @busy:	whether the range is allocated
  * @published:	whether the receiver was told about it, which makes it
  *		the receiver's to release
+ * @usage:	where its bytes and the slice itself are charged, or NULL;
+ *		set by the owner of the allocation before it is published,
+ *		returned when the slice is freed
  *
  * Protected by the lock of the allocator the slice belongs to.
  */
@@ -33,6 +39,7 @@ struct bus1_slice {
 	size_t size;
 	bool busy;
 	bool published;
+	struct bus1_usage *usage;
 };
 
 /**
@@ -43,8 +50,10 @@ struct bus1_slice {
  * @size:	size of the pool
  * @allocated:	bytes allocated
  * @n_busy:	number of allocated slices
+ * @quota:	the quota that charged slices are charged to, or NULL
  *
- * Embedded in a pool; only the allocator's own lock is taken.
+ * Embedded in a pool. Freeing a charged slice returns its charge under
+ * the allocator's lock; no other lock is taken.
  */
 struct bus1_slices {
 	spinlock_t lock;	/* guards the fields and all slices */
@@ -53,13 +62,17 @@ struct bus1_slices {
 	size_t size;
 	size_t allocated;
 	size_t n_busy;
+	struct bus1_quota *quota;
 };
 
-int bus1_slices_init(struct bus1_slices *slices, size_t size);
+int bus1_slices_init(struct bus1_slices *slices, size_t size,
+		     struct bus1_quota *quota);
 void bus1_slices_deinit(struct bus1_slices *slices);
 struct bus1_slice *bus1_slices_alloc(struct bus1_slices *slices, size_t size);
 void bus1_slices_usage(struct bus1_slices *slices, size_t *allocated,
 		       size_t *n_busy);
+void bus1_slices_charge(struct bus1_slices *slices, struct bus1_slice *slice,
+			struct bus1_usage *usage);
 void bus1_slices_publish(struct bus1_slices *slices, struct bus1_slice *slice);
 void bus1_slices_free(struct bus1_slices *slices, struct bus1_slice *slice);
 int bus1_slices_release(struct bus1_slices *slices, const u64 *offsets,

@@ -11,7 +11,7 @@
 
 static void slices_setup(struct kunit *test, struct bus1_slices *slices)
 {
-	KUNIT_ASSERT_EQ(test, bus1_slices_init(slices, TEST_SIZE), 0);
+	KUNIT_ASSERT_EQ(test, bus1_slices_init(slices, TEST_SIZE, NULL), 0);
 }
 
 /* Allocate a slice and publish it, as a received message would be. */

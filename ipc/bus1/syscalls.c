@@ -87,7 +87,8 @@ DEFINE_FREE(bus1_leave, struct bus1_peer *, bus1_peer_leave_entered(_T))
  * Return: 0 on success; -EINVAL for a non-zero @flags, -EBADF if @fd is
  * not open, -EBADFD if it is not a bus1 peer, -ESHUTDOWN if it is
  * disconnected, -EFAULT if @id cannot be written (no node is left
- * behind), -ENOMEM when out of memory.
+ * behind), -EDQUOT if the peer's user is over its quota of handles,
+ * -ENOMEM when out of memory.
  */
 SYSCALL_DEFINE3(bus1_node_create, int, fd, __u64 __user *, id,
 		unsigned int, flags)
@@ -121,8 +122,9 @@ SYSCALL_DEFINE3(bus1_node_create, int, fd, __u64 __user *, id,
  * know is set or @size exceeds a page, -EBADF if a descriptor is not
  * open, -EBADFD if it is not a bus1 peer, -ESHUTDOWN if one is
  * disconnected, -ENXIO if @src_fd holds no handle of that ID,
- * -EHOSTUNREACH if its node was destroyed, -EFAULT for a bad @uargs
- * (checked before the transfer), -ENOMEM when out of memory.
+ * -EHOSTUNREACH if its node was destroyed, -EDQUOT if a new handle in
+ * @dst_fd is over its quota, -EFAULT for a bad @uargs (checked before the
+ * transfer), -ENOMEM when out of memory.
  */
 SYSCALL_DEFINE4(bus1_handle_transfer, int, src_fd, int, dst_fd,
 		struct bus1_transfer __user *, uargs, size_t, size)
@@ -330,12 +332,13 @@ static struct iovec *bus1_import_vecs(u64 uptr, size_t n,
  * -EOPNOTSUPP if a passed file is a bus1 peer, an AF_UNIX socket or an
  * io_uring; -ESHUTDOWN if @fd is disconnected; -EFAULT for a bad address;
  * -ENXIO if the sender holds no handle of a destination or passed ID;
- * -ENOTUNIQ if a
- * destination is named twice; -EHOSTUNREACH if a destination node was
- * destroyed (its owner may have disconnected); -ENOSPC if a
- * receiver's pool has no room; -ENOMEM when out of memory. With
- * BUS1_SEND_CONTINUE, ENXIO, EHOSTUNREACH, ENOSPC and ENOMEM of a single
- * destination are reported in its entry of ptr_errors instead.
+ * -ENOTUNIQ if a destination is named twice; -EHOSTUNREACH if a
+ * destination node was destroyed (its owner may have disconnected);
+ * -ENOSPC if a receiver's pool has no room; -EDQUOT if the message is
+ * over a receiver's quota or the sender's fair share of it; -ENOMEM
+ * when out of memory. With BUS1_SEND_CONTINUE, ENXIO, EHOSTUNREACH,
+ * ENOSPC, EDQUOT and ENOMEM of a single destination are reported in its
+ * entry of ptr_errors instead.
  */
 SYSCALL_DEFINE3(bus1_send, int, fd, const struct bus1_send __user *, uargs,
 		size_t, size)

@@ -7,8 +7,9 @@
  *
  *  1. Prepare: resolve the handle IDs of the sender to nodes, take an
  *     active reference on the owner of each, allocate a message and a
- *     slice of that owner's pool, and give the message its own
- *     references to the handles and files the send passes. Any
+ *     slice of that owner's pool, charge both to the owner's quota, and
+ *     give the message its own references to the handles and files the
+ *     send passes. Any
  *     failure here undoes everything, unless the sender asked for
  *     per-destination results: then a destination that fails is left
  *     out and its errno reported.
@@ -45,6 +46,7 @@
 #include "peer.h"
 #include "pool.h"
 #include "queue.h"
+#include "quota.h"
 #include "tx.h"
 
 /**
@@ -121,14 +123,22 @@ static void bus1_tx_destroy(struct bus1_tx *tx)
 	kfree(tx->trailer);
 }
 
-/* An active reference, a message and a slice for @d. */
+/* An active reference, a message and a slice for @d, charged. */
 static int bus1_tx_prepare_one(struct bus1_tx *tx, struct bus1_tx_dest *d,
 			       size_t size)
 {
 	struct bus1_tx_payload *p = tx->payload;
+	u64 amount[BUS1_RES_N] = {
+		[BUS1_RES_SLICES] = 1,
+		[BUS1_RES_MESSAGES] = 1,
+		[BUS1_RES_HANDLES] = p->n_handles,
+		[BUS1_RES_FDS] = p->n_files,
+	};
 	struct bus1_message *msg;
 	struct bus1_slice *slice;
+	struct bus1_usage *usage;
 	size_t i;
+	int r;
 
 	d->peer = d->node->owner;
 	if (bus1_node_is_destroyed(d->node) || !bus1_peer_acquire(d->peer))
@@ -143,6 +153,15 @@ static int bus1_tx_prepare_one(struct bus1_tx *tx, struct bus1_tx_dest *d,
 		bus1_message_free(msg, tx->sender);
 		return PTR_ERR(slice);
 	}
+	amount[BUS1_RES_BYTES] = slice->size;
+	r = bus1_quota_charge(&d->peer->quota,
+			      bus1_quota_uid(&tx->sender->quota), amount, &usage);
+	if (r) {
+		bus1_pool_free(&d->peer->pool, slice);
+		bus1_message_free(msg, tx->sender);
+		return r;
+	}
+	bus1_pool_charge(&d->peer->pool, slice, usage);
 
 	bus1_queue_node_init(&msg->qnode, (unsigned long)tx);
 	msg->slice = slice;
@@ -157,6 +176,8 @@ static int bus1_tx_prepare_one(struct bus1_tx *tx, struct bus1_tx_dest *d,
 	for (i = 0; i < p->n_files; i++)
 		msg->files[i] = get_file(p->files[i]);
 	msg->n_files = p->n_files;
+	msg->usage = usage;
+	msg->n_charged_handles = p->n_handles;
 	d->msg = msg;
 	return 0;
 }
@@ -297,10 +318,11 @@ static void bus1_tx_commit(struct bus1_tx *tx)
  * Return: 0 on success; -ENXIO if @sender holds no handle of one of @ids
  * or of the passed handle IDs, -ENOTUNIQ if two of @ids are the same,
  * -EHOSTUNREACH if a destination node was destroyed, -ENOSPC if a
- * receiver's pool has no room for the payload, -EFAULT if the payload
- * cannot be read or @uerrors cannot be written, -ENOMEM when out of
- * memory. With @uerrors, -ENXIO, -EHOSTUNREACH, -ENOSPC and -ENOMEM of
- * one destination are reported in @uerrors instead. A failed copy may
+ * receiver's pool has no room for the payload, -EDQUOT if the message is
+ * over a receiver's quota, -EFAULT if the payload cannot be read or
+ * @uerrors cannot be written, -ENOMEM when out of memory. With @uerrors,
+ * -ENXIO, -EHOSTUNREACH, -ENOSPC, -EDQUOT and -ENOMEM of one destination
+ * are reported in @uerrors instead. A failed copy may
  * leave part of the payload in pool space that is free again; nothing
  * refers to it.
  */

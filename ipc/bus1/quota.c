@@ -1,0 +1,416 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bus1 quotas
+ *
+ * Whatever a message pins in its receiver (pool bytes and a slice, a
+ * queue entry, the handles and files it carries) and every handle a peer
+ * holds is charged to the receiver's user, attributed to the user that
+ * caused it: the sender, the peer that transferred the handle, or the
+ * receiver itself for the nodes it creates. The charge is returned when
+ * the receiver is done with it: when it receives the message, releases
+ * the slice or the handle, or disconnects.
+ *
+ * A charge of c units of a resource fits if the receiving peer stays at
+ * or below the per-peer limit, and if, with L the receiving user's limit,
+ * U what it is charged in total, s what the charging user has charged it
+ * already and k the number of users charging it, the charging user
+ * included:
+ *
+ *	s + c <= (L - U - c) / k
+ *
+ * A user may hold at most a k-th of what is left after its charge. The
+ * n users charging a user together leave at least L / (n + 1) of it free:
+ * ordered by the time of their last charge, the i-th saw at least i users
+ * and at least what the i - 1 before it left, R, so it took at most
+ * R / (i + 1), and left R * i / (i + 1). Any further user can then always
+ * charge at least L / ((n + 1) * (n + 2)). Returning charges only widens
+ * this. No sender can exhaust a user alone: a single one gets half.
+ *
+ * The limits are sysctls under /proc/sys/kernel/bus1/. Each user's
+ * accounting lives in a struct bus1_user with its own lock; the only
+ * global state is the table that finds it when a peer is created.
+ */
+
+#include <linux/cred.h>
+#include <linux/hashtable.h>
+#include <linux/init.h>
+#include <linux/math64.h>
+#include <linux/mutex.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/sysctl.h>
+#include <linux/user_namespace.h>
+#include <uapi/linux/bus1.h>
+#include "quota.h"
+
+static const char *const bus1_resource_names[BUS1_RES_N] = {
+	[BUS1_RES_BYTES]	= "bytes",
+	[BUS1_RES_SLICES]	= "slices",
+	[BUS1_RES_MESSAGES]	= "messages",
+	[BUS1_RES_HANDLES]	= "handles",
+	[BUS1_RES_FDS]		= "fds",
+};
+
+/*
+ * The limits, per user and per peer. A peer's limit is never above its
+ * user's; each is at least 1. Read without a lock: a charge uses the
+ * values it sees.
+ */
+static unsigned int bus1_user_max[BUS1_RES_N] = {
+	[BUS1_RES_BYTES]	= 16 * BUS1_POOL_SIZE,
+	[BUS1_RES_SLICES]	= 65536,
+	[BUS1_RES_MESSAGES]	= 65536,
+	[BUS1_RES_HANDLES]	= 65536,
+	[BUS1_RES_FDS]		= 4096,
+};
+
+static unsigned int bus1_peer_max[BUS1_RES_N] = {
+	[BUS1_RES_BYTES]	= BUS1_POOL_SIZE,
+	[BUS1_RES_SLICES]	= 16384,
+	[BUS1_RES_MESSAGES]	= 16384,
+	[BUS1_RES_HANDLES]	= 16384,
+	[BUS1_RES_FDS]		= 1024,
+};
+
+/* Every user that has a peer, by uid. */
+static DEFINE_HASHTABLE(bus1_users, 6);
+static DEFINE_MUTEX(bus1_users_lock);
+
+/**
+ * bus1_quota_fits() - whether a charge is within a user's fair share
+ * @limit:	the charged user's limit
+ * @used:	what the charged user is charged in total
+ * @share:	what the charging user has charged it already
+ * @n_users:	number of users charging it, the charging user included
+ * @amount:	the charge, more than 0
+ *
+ * Any value is allowed: @used may exceed a @limit lowered meanwhile, and
+ * nothing may overflow.
+ *
+ * Return: true if @share + @amount <= (@limit - @used - @amount) / @n_users.
+ */
+bool bus1_quota_fits(u64 limit, u64 used, u64 share, u64 n_users, u64 amount)
+{
+	u64 left;
+
+	if (!n_users || used > limit || amount > limit - used)
+		return false;
+	left = div64_u64(limit - used - amount, n_users);
+	return share <= left && amount <= left - share;
+}
+
+static int bus1_usage_cmp(const void *key, const struct rb_node *n)
+{
+	const kuid_t *uid = key;
+	kuid_t other = rb_entry(n, struct bus1_usage, rb)->uid;
+
+	return uid_lt(*uid, other) ? -1 : uid_gt(*uid, other);
+}
+
+static bool bus1_usage_less(struct rb_node *a, const struct rb_node *b)
+{
+	return uid_lt(rb_entry(a, struct bus1_usage, rb)->uid,
+		      rb_entry(b, struct bus1_usage, rb)->uid);
+}
+
+static struct bus1_usage *bus1_usage_find(struct bus1_user *user, kuid_t uid)
+{
+	struct rb_node *n;
+
+	lockdep_assert_held(&user->lock);
+	n = rb_find(&uid, &user->usages, bus1_usage_cmp);
+	return n ? rb_entry(n, struct bus1_usage, rb) : NULL;
+}
+
+/* Whether @amount fits into @quota, charged by @usage (NULL: a new one). */
+static bool bus1_quota_check(struct bus1_quota *quota,
+			     struct bus1_usage *usage, const u64 *amount)
+{
+	struct bus1_user *user = quota->user;
+	u64 share, n_users;
+	int i;
+
+	lockdep_assert_held(&user->lock);
+	for (i = 0; i < BUS1_RES_N; i++) {
+		if (!amount[i])
+			continue;
+		share = usage ? usage->used[i] : 0;
+		n_users = user->n_users[i] + !share;
+		if (quota->used[i] > READ_ONCE(bus1_peer_max[i]) ||
+		    amount[i] > READ_ONCE(bus1_peer_max[i]) - quota->used[i] ||
+		    !bus1_quota_fits(READ_ONCE(bus1_user_max[i]), user->used[i],
+				     share, n_users, amount[i]))
+			return false;
+	}
+	return true;
+}
+
+/**
+ * bus1_quota_charge() - charge a receiving peer
+ * @quota:	the receiving peer's quota
+ * @from:	the user the charge is attributed to
+ * @amount:	BUS1_RES_N amounts, per resource
+ * @usage:	set to where the charge is attributed; the caller keeps it
+ *		with what it charged for, to return the charge later
+ *
+ * All or nothing. May sleep; the caller holds no spinlock.
+ *
+ * Return: 0 on success, -EDQUOT if the charge is over a limit or over
+ * the fair share of @from, -ENOMEM when out of memory.
+ */
+int bus1_quota_charge(struct bus1_quota *quota, kuid_t from,
+		      const u64 *amount, struct bus1_usage **usage)
+{
+	struct bus1_user *user = quota->user;
+	struct bus1_usage *u, *new = NULL;
+	int i, r = 0;
+
+	spin_lock(&user->lock);
+	u = bus1_usage_find(user, from);
+	if (!u) {
+		/* Allocate without the lock; nobody else adds this one. */
+		spin_unlock(&user->lock);
+		new = kzalloc(sizeof(*new), GFP_KERNEL_ACCOUNT);
+		if (!new)
+			return -ENOMEM;
+		new->uid = from;
+		spin_lock(&user->lock);
+		u = bus1_usage_find(user, from);
+	}
+	if (!bus1_quota_check(quota, u, amount)) {
+		r = -EDQUOT;
+	} else {
+		if (!u) {
+			u = new;
+			new = NULL;
+			rb_add(&u->rb, &user->usages, bus1_usage_less);
+			user->n_usages++;
+		}
+		for (i = 0; i < BUS1_RES_N; i++) {
+			if (!amount[i])
+				continue;
+			if (!u->used[i])
+				user->n_users[i]++;
+			u->used[i] += amount[i];
+			user->used[i] += amount[i];
+			quota->used[i] += amount[i];
+		}
+		*usage = u;
+	}
+	spin_unlock(&user->lock);
+	kfree(new);
+	return r;
+}
+
+/**
+ * bus1_quota_uncharge() - return a charge
+ * @quota:	the peer that was charged
+ * @usage:	where the charge was attributed
+ * @amount:	BUS1_RES_N amounts, per resource, at most what was charged
+ *
+ * @usage goes away with its last charge. Callable under any bus1 lock.
+ */
+void bus1_quota_uncharge(struct bus1_quota *quota, struct bus1_usage *usage,
+			 const u64 *amount)
+{
+	struct bus1_user *user = quota->user;
+	bool empty = true;
+	int i;
+
+	spin_lock(&user->lock);
+	for (i = 0; i < BUS1_RES_N; i++) {
+		if (WARN_ON(amount[i] > usage->used[i] ||
+			    amount[i] > quota->used[i]))
+			continue;
+		usage->used[i] -= amount[i];
+		user->used[i] -= amount[i];
+		quota->used[i] -= amount[i];
+		if (amount[i] && !usage->used[i])
+			user->n_users[i]--;
+		if (usage->used[i])
+			empty = false;
+	}
+	if (empty) {
+		rb_erase(&usage->rb, &user->usages);
+		user->n_usages--;
+	}
+	spin_unlock(&user->lock);
+	if (empty)
+		kfree(usage);
+}
+
+/**
+ * bus1_quota_uncharge_one() - return a charge of one resource
+ * @quota:	the peer that was charged
+ * @usage:	where the charge was attributed
+ * @res:	the resource
+ * @n:		the amount, at most what was charged
+ */
+void bus1_quota_uncharge_one(struct bus1_quota *quota,
+			     struct bus1_usage *usage,
+			     enum bus1_resource res, u64 n)
+{
+	u64 amount[BUS1_RES_N] = {};
+
+	if (!n)
+		return;
+	amount[res] = n;
+	bus1_quota_uncharge(quota, usage, amount);
+}
+
+/* The user @uid, with a new reference; NULL when out of memory. */
+static struct bus1_user *bus1_user_get(kuid_t uid)
+{
+	u32 key = __kuid_val(uid);
+	struct bus1_user *user;
+
+	mutex_lock(&bus1_users_lock);
+	hash_for_each_possible(bus1_users, user, link, key) {
+		if (uid_eq(user->uid, uid)) {
+			kref_get(&user->ref);
+			goto out;
+		}
+	}
+	user = kzalloc(sizeof(*user), GFP_KERNEL_ACCOUNT);
+	if (user) {
+		kref_init(&user->ref);
+		user->uid = uid;
+		spin_lock_init(&user->lock);
+		user->usages = RB_ROOT;
+		hash_add(bus1_users, &user->link, key);
+	}
+out:
+	mutex_unlock(&bus1_users_lock);
+	return user;
+}
+
+static void bus1_user_free(struct kref *ref)
+{
+	struct bus1_user *user = container_of(ref, struct bus1_user, ref);
+
+	hash_del(&user->link);
+	mutex_unlock(&bus1_users_lock);
+	/* Every peer returned its charges before it let go of its user. */
+	WARN_ON(!RB_EMPTY_ROOT(&user->usages));
+	kfree(user);
+}
+
+/**
+ * bus1_quota_init() - set up the quota of a new peer
+ * @quota:	quota to initialize
+ *
+ * The peer belongs to the real uid of the caller, as other per-user
+ * limits of the kernel do.
+ *
+ * Return: 0 on success, -ENOMEM when out of memory.
+ */
+int bus1_quota_init(struct bus1_quota *quota)
+{
+	memset(quota->used, 0, sizeof(quota->used));
+	quota->user = bus1_user_get(current_uid());
+	return quota->user ? 0 : -ENOMEM;
+}
+
+/**
+ * bus1_quota_deinit() - let go of the user of a peer
+ * @quota:	quota of a peer that returned every charge; may sleep
+ */
+void bus1_quota_deinit(struct bus1_quota *quota)
+{
+	int i;
+
+	if (!quota->user)
+		return;
+	for (i = 0; i < BUS1_RES_N; i++)
+		WARN_ON(quota->used[i]);
+	kref_put_mutex(&quota->user->ref, bus1_user_free, &bus1_users_lock);
+	quota->user = NULL;
+}
+
+/**
+ * bus1_quota_uid() - the user a peer belongs to
+ * @quota:	the peer's quota
+ *
+ * Return: the uid its charges to others are attributed to.
+ */
+kuid_t bus1_quota_uid(struct bus1_quota *quota)
+{
+	return quota->user->uid;
+}
+
+/**
+ * bus1_quota_show_fdinfo() - describe a peer's charges in fdinfo
+ * @quota:	the peer's quota
+ * @m:		output of the fdinfo file
+ *
+ * Shows the peer's user, what the peer is charged, what its user is
+ * charged over all its peers, and how many users charge it.
+ */
+void bus1_quota_show_fdinfo(struct bus1_quota *quota, struct seq_file *m)
+{
+	struct bus1_user *user = quota->user;
+	u64 peer[BUS1_RES_N], total[BUS1_RES_N], senders;
+	int i;
+
+	spin_lock(&user->lock);
+	memcpy(peer, quota->used, sizeof(peer));
+	memcpy(total, user->used, sizeof(total));
+	senders = user->n_usages;
+	spin_unlock(&user->lock);
+
+	seq_printf(m, "bus1-uid:\t%u\n",
+		   from_kuid_munged(seq_user_ns(m), user->uid));
+	for (i = 0; i < BUS1_RES_N; i++)
+		seq_printf(m, "bus1-charged-%s:\t%llu\n",
+			   bus1_resource_names[i], peer[i]);
+	for (i = 0; i < BUS1_RES_N; i++)
+		seq_printf(m, "bus1-user-%s:\t%llu\n",
+			   bus1_resource_names[i], total[i]);
+	seq_printf(m, "bus1-user-senders:\t%llu\n", senders);
+}
+
+#ifdef CONFIG_SYSCTL
+static const char *const bus1_user_limit_names[BUS1_RES_N] = {
+	"user_max_bytes", "user_max_slices", "user_max_messages",
+	"user_max_handles", "user_max_fds",
+};
+
+static const char *const bus1_peer_limit_names[BUS1_RES_N] = {
+	"peer_max_bytes", "peer_max_slices", "peer_max_messages",
+	"peer_max_handles", "peer_max_fds",
+};
+
+static unsigned int bus1_limit_min = 1;
+
+/* Filled at boot: a user and a peer limit per resource. */
+static struct ctl_table bus1_sysctls[2 * BUS1_RES_N];
+
+/*
+ * Each user limit is bounded below by its peer limit, and each peer limit
+ * by 1 and its user limit: a write that breaks this fails with -EINVAL.
+ */
+static int __init bus1_quota_sysctl_init(void)
+{
+	struct ctl_table *t = bus1_sysctls;
+	int i;
+
+	for (i = 0; i < BUS1_RES_N; i++, t += 2) {
+		t[0].procname = bus1_user_limit_names[i];
+		t[0].data = &bus1_user_max[i];
+		t[0].extra1 = &bus1_peer_max[i];
+		t[1].procname = bus1_peer_limit_names[i];
+		t[1].data = &bus1_peer_max[i];
+		t[1].extra1 = &bus1_limit_min;
+		t[1].extra2 = &bus1_user_max[i];
+		t[0].maxlen = sizeof(unsigned int);
+		t[1].maxlen = sizeof(unsigned int);
+		t[0].mode = 0644;
+		t[1].mode = 0644;
+		t[0].proc_handler = proc_douintvec_minmax;
+		t[1].proc_handler = proc_douintvec_minmax;
+	}
+	register_sysctl_init("kernel/bus1", bus1_sysctls);
+	return 0;
+}
+device_initcall(bus1_quota_sysctl_init);
+#endif /* CONFIG_SYSCTL */

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef __BUS1_QUOTA_H
+#define __BUS1_QUOTA_H
+
+/*
+ * Quotas: what a message, a handle or a passed file pins in a receiver is
+ * charged to the receiver's user, attributed to the sending user, and a
+ * sending user gets only a fair share of what the receiver's user has
+ * left.
+ */
+
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/rbtree.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/uidgid.h>
+
+struct seq_file;
+
+/* The resources a receiver's user is charged for. */
+enum bus1_resource {
+	BUS1_RES_BYTES,		/* pool bytes of allocated slices */
+	BUS1_RES_SLICES,	/* allocated slices */
+	BUS1_RES_MESSAGES,	/* data messages queued */
+	BUS1_RES_HANDLES,	/* handles held, and carried by queued messages */
+	BUS1_RES_FDS,		/* files carried by queued messages */
+	BUS1_RES_N,
+};
+
+/**
+ * struct bus1_user - the accounting of one user
+ * @ref:	one reference per peer of the user
+ * @link:	entry in the table of users, under its lock
+ * @uid:	the user; a peer belongs to the real uid that created it
+ * @lock:	protects @usages, @used and @n_users, and the charges of
+ *		every struct bus1_quota of the user's peers
+ * @usages:	one struct bus1_usage per user charging this one, by uid
+ * @used:	what the user is charged in total, per resource
+ * @n_users:	per resource, the number of @usages that charge it
+ * @n_usages:	number of entries in @usages
+ *
+ * @lock is a spinlock taken innermost: charges are returned where slices
+ * are freed, under the lock of a slice allocator.
+ */
+struct bus1_user {
+	struct kref ref;
+	struct hlist_node link;
+	kuid_t uid;
+	spinlock_t lock;	/* guards the charges of the user */
+	struct rb_root usages;
+	u64 used[BUS1_RES_N];
+	u64 n_users[BUS1_RES_N];
+	u64 n_usages;
+};
+
+/**
+ * struct bus1_usage - what one user charged another
+ * @rb:		entry in bus1_user.usages of the charged user
+ * @uid:	the charging (sending) user
+ * @used:	what it charged, per resource
+ *
+ * Exists exactly while something is charged in it, so an object that
+ * holds a charge can keep a plain pointer to it. Protected by the lock of
+ * the charged user.
+ */
+struct bus1_usage {
+	struct rb_node rb;
+	kuid_t uid;
+	u64 used[BUS1_RES_N];
+};
+
+/**
+ * struct bus1_quota - what one peer is charged as a receiver
+ * @user:	the peer's user, a counted reference
+ * @used:	the part of @user's charges that this peer holds, per
+ *		resource; protected by the lock of @user
+ *
+ * Embedded in a peer; @user is set at creation and never changes.
+ */
+struct bus1_quota {
+	struct bus1_user *user;
+	u64 used[BUS1_RES_N];
+};
+
+int bus1_quota_init(struct bus1_quota *quota);
+void bus1_quota_deinit(struct bus1_quota *quota);
+kuid_t bus1_quota_uid(struct bus1_quota *quota);
+int bus1_quota_charge(struct bus1_quota *quota, kuid_t from,
+		      const u64 *amount, struct bus1_usage **usage);
+void bus1_quota_uncharge(struct bus1_quota *quota, struct bus1_usage *usage,
+			 const u64 *amount);
+void bus1_quota_uncharge_one(struct bus1_quota *quota,
+			     struct bus1_usage *usage,
+			     enum bus1_resource res, u64 n);
+void bus1_quota_show_fdinfo(struct bus1_quota *quota, struct seq_file *m);
+bool bus1_quota_fits(u64 limit, u64 used, u64 share, u64 n_users, u64 amount);
+
+#endif /* __BUS1_QUOTA_H */

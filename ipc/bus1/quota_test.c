@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests for the bus1 quotas: the fair-share arithmetic, its floor,
+ * and charging a quota.
+ */
+
+#include <kunit/test.h>
+#include <linux/limits.h>
+#include <linux/minmax.h>
+#include <linux/uidgid.h>
+#include "quota.h"
+
+#define MAX_USERS	8
+
+/* The most a user holding @share may add at once, by bisection. */
+static u64 largest_fit(u64 limit, u64 used, u64 share, u64 n_users)
+{
+	u64 lo = 0, hi = limit, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo + 1) / 2;
+		if (bus1_quota_fits(limit, used, share, n_users, mid))
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return lo;
+}
+
+static void bus1_quota_test_lone_user_gets_half(struct kunit *test)
+{
+	u64 share = 0;
+
+	/* One unit at a time, as messages are charged. */
+	while (bus1_quota_fits(60, share, share, 1, 1))
+		share++;
+	KUNIT_EXPECT_EQ(test, share, 30ULL);
+	KUNIT_EXPECT_EQ(test, largest_fit(60, 0, 0, 1), 30ULL);
+	KUNIT_EXPECT_EQ(test, largest_fit(61, 0, 0, 1), 30ULL);
+	KUNIT_EXPECT_EQ(test, largest_fit(1, 0, 0, 1), 0ULL);
+	KUNIT_EXPECT_EQ(test, largest_fit(2, 0, 0, 1), 1ULL);
+}
+
+static void bus1_quota_test_second_user(struct kunit *test)
+{
+	u64 share = 0;
+
+	/* The first user holds 30 of 60: the second gets a third of 30. */
+	while (bus1_quota_fits(60, 30 + share, share, 2, 1))
+		share++;
+	KUNIT_EXPECT_EQ(test, share, 10ULL);
+	/* The first one is above its share now and gets nothing. */
+	KUNIT_EXPECT_FALSE(test, bus1_quota_fits(60, 40, 30, 2, 1));
+	/* Once the second one leaves, it gets its half again. */
+	KUNIT_EXPECT_FALSE(test, bus1_quota_fits(60, 30, 30, 1, 1));
+	KUNIT_EXPECT_TRUE(test, bus1_quota_fits(60, 29, 29, 1, 1));
+}
+
+static void bus1_quota_test_edges(struct kunit *test)
+{
+	/* Nothing fits into nothing, and nobody is no user. */
+	KUNIT_EXPECT_FALSE(test, bus1_quota_fits(0, 0, 0, 1, 1));
+	KUNIT_EXPECT_FALSE(test, bus1_quota_fits(100, 0, 0, 0, 1));
+	/* A limit lowered below what is charged. */
+	KUNIT_EXPECT_FALSE(test, bus1_quota_fits(10, 20, 0, 1, 1));
+	KUNIT_EXPECT_FALSE(test, bus1_quota_fits(10, 20, 20, 1, 1));
+	/* Amounts and shares near the top must not wrap around. */
+	KUNIT_EXPECT_FALSE(test, bus1_quota_fits(100, 0, 0, 1, U64_MAX));
+	KUNIT_EXPECT_FALSE(test, bus1_quota_fits(100, 1, 0, 1, U64_MAX));
+	KUNIT_EXPECT_FALSE(test, bus1_quota_fits(U64_MAX, 0, U64_MAX, 1, 1));
+	KUNIT_EXPECT_FALSE(test, bus1_quota_fits(U64_MAX, 1, U64_MAX - 1, 1, 2));
+	KUNIT_EXPECT_TRUE(test, bus1_quota_fits(U64_MAX, 0, 0, 1, U64_MAX / 2));
+	KUNIT_EXPECT_FALSE(test,
+			   bus1_quota_fits(U64_MAX, 0, 0, 1, U64_MAX / 2 + 1));
+	KUNIT_EXPECT_FALSE(test, bus1_quota_fits(U64_MAX, U64_MAX, 0, 1, 1));
+	KUNIT_EXPECT_FALSE(test, bus1_quota_fits(U64_MAX, 0, 0, U64_MAX, 1));
+	KUNIT_EXPECT_TRUE(test, bus1_quota_fits(U64_MAX, 0, 0, U64_MAX / 4, 1));
+}
+
+/* Users with a share, and user @self, which is about to charge. */
+static int count_users(const u64 *share, int n, int self)
+{
+	int i, m = 0;
+
+	for (i = 0; i < n; i++)
+		m += share[i] || i == self;
+	return m;
+}
+
+/*
+ * @n users take turns charging greedily, @step units at most per turn,
+ * until none fits any more; checks the documented floor on the way.
+ */
+static void check_floor(struct kunit *test, u64 limit, int n, u64 step)
+{
+	u64 share[MAX_USERS] = {}, used = 0, c, fresh;
+	int i, active, moved;
+
+	do {
+		moved = 0;
+		for (i = 0; i < n; i++) {
+			active = count_users(share, n, i);
+			c = min(step, largest_fit(limit, used, share[i],
+						  active));
+			share[i] += c;
+			used += c;
+			moved |= c != 0;
+			/* However far they got, m users leave an (m + 1)-th. */
+			active = count_users(share, n, -1);
+			KUNIT_ASSERT_GE(test, (limit - used) * (active + 1),
+					limit);
+		}
+	} while (moved);
+
+	/* Together they leave a (n + 1)-th, and a newcomer its floor. */
+	KUNIT_EXPECT_GE(test, (limit - used) * (n + 1), limit);
+	active = count_users(share, n, -1);
+	fresh = largest_fit(limit, used, 0, active + 1);
+	KUNIT_EXPECT_GE(test, fresh, limit / ((n + 1) * (n + 2)));
+}
+
+static void bus1_quota_test_floor(struct kunit *test)
+{
+	static const u64 limits[] = { 7, 60, 600, 1000, 65536, 1ULL << 40 };
+	static const u64 steps[] = { 1, 3, U64_MAX };
+	unsigned int l, s;
+	int n;
+
+	for (l = 0; l < ARRAY_SIZE(limits); l++)
+		for (n = 1; n <= MAX_USERS; n++)
+			for (s = 0; s < ARRAY_SIZE(steps); s++) {
+				if (limits[l] > 100000 && steps[s] != U64_MAX)
+					continue;
+				check_floor(test, limits[l], n, steps[s]);
+			}
+}
+
+/* Charging a real quota: all or nothing, and back to zero. */
+static void bus1_quota_test_charge(struct kunit *test)
+{
+	u64 one_msg[BUS1_RES_N] = {
+		[BUS1_RES_BYTES] = 8,
+		[BUS1_RES_SLICES] = 1,
+		[BUS1_RES_MESSAGES] = 1,
+	};
+	u64 fds[BUS1_RES_N] = { [BUS1_RES_FDS] = 1 };
+	struct bus1_usage *a, *a2, *b, *f;
+	struct bus1_quota q;
+	struct bus1_user *user;
+	int i;
+
+	KUNIT_ASSERT_EQ(test, bus1_quota_init(&q), 0);
+	user = q.user;
+	KUNIT_ASSERT_EQ(test, bus1_quota_charge(&q, KUIDT_INIT(70001), one_msg,
+						&a), 0);
+	KUNIT_ASSERT_EQ(test, bus1_quota_charge(&q, KUIDT_INIT(70001), one_msg,
+						&a2), 0);
+	KUNIT_EXPECT_PTR_EQ(test, a, a2);
+	KUNIT_ASSERT_EQ(test, bus1_quota_charge(&q, KUIDT_INIT(70002), one_msg,
+						&b), 0);
+	KUNIT_EXPECT_EQ(test, user->n_usages, 2ULL);
+	KUNIT_EXPECT_EQ(test, user->n_users[BUS1_RES_MESSAGES], 2ULL);
+	KUNIT_EXPECT_EQ(test, user->n_users[BUS1_RES_FDS], 0ULL);
+	KUNIT_EXPECT_EQ(test, q.used[BUS1_RES_BYTES], 24ULL);
+	KUNIT_EXPECT_EQ(test, a->used[BUS1_RES_MESSAGES], 2ULL);
+
+	/*
+	 * More fds than a peer may hold fail as a whole; a user's first
+	 * charges count it as a user only once they fit.
+	 */
+	fds[BUS1_RES_FDS] = U64_MAX;
+	KUNIT_EXPECT_EQ(test, bus1_quota_charge(&q, KUIDT_INIT(70003), fds, &f),
+			-EDQUOT);
+	KUNIT_EXPECT_EQ(test, user->n_usages, 2ULL);
+	KUNIT_EXPECT_EQ(test, q.used[BUS1_RES_FDS], 0ULL);
+	fds[BUS1_RES_FDS] = 1;
+	KUNIT_ASSERT_EQ(test, bus1_quota_charge(&q, KUIDT_INIT(70003), fds, &f),
+			0);
+	KUNIT_EXPECT_EQ(test, user->n_usages, 3ULL);
+
+	bus1_quota_uncharge(&q, f, fds);
+	bus1_quota_uncharge(&q, a, one_msg);
+	KUNIT_EXPECT_EQ(test, user->n_usages, 2ULL);
+	bus1_quota_uncharge_one(&q, a, BUS1_RES_BYTES, 8);
+	bus1_quota_uncharge_one(&q, a, BUS1_RES_SLICES, 1);
+	bus1_quota_uncharge_one(&q, a, BUS1_RES_MESSAGES, 1);
+	bus1_quota_uncharge(&q, b, one_msg);
+	KUNIT_EXPECT_EQ(test, user->n_usages, 0ULL);
+	for (i = 0; i < BUS1_RES_N; i++) {
+		KUNIT_EXPECT_EQ(test, q.used[i], 0ULL);
+		KUNIT_EXPECT_EQ(test, user->used[i], 0ULL);
+		KUNIT_EXPECT_EQ(test, user->n_users[i], 0ULL);
+	}
+	bus1_quota_deinit(&q);
+}
+
+static struct kunit_case bus1_quota_test_cases[] = {
+	KUNIT_CASE(bus1_quota_test_lone_user_gets_half),
+	KUNIT_CASE(bus1_quota_test_second_user),
+	KUNIT_CASE(bus1_quota_test_edges),
+	KUNIT_CASE(bus1_quota_test_floor),
+	KUNIT_CASE(bus1_quota_test_charge),
+	{}
+};
+
+static struct kunit_suite bus1_quota_test_suite = {
+	.name = "bus1-quota",
+	.test_cases = bus1_quota_test_cases,
+};
+
+kunit_test_suite(bus1_quota_test_suite);
+
+MODULE_DESCRIPTION("KUnit tests for the bus1 quotas");
+MODULE_LICENSE("GPL");

@@ -474,27 +474,13 @@ static bool bus1_peer_can_recv(struct bus1_peer *peer)
 	       bus1_queue_peek(&peer->queue, &more);
 }
 
-/**
- * bus1_peer_recv() - receive the next entry of a peer's queue
- * @peer:	receiving peer, entered by the caller
- * @nonblock:	fail with -EAGAIN instead of waiting for an entry
- * @flags:	BUS1_RECV_* flags, checked by the caller
- * @uargs:	where to describe the entry, a struct bus1_recv
- * @size:	size of @uargs as user space knows it
- *
- * Waits, interruptibly, until the first entry of the queue is committed,
- * then describes it in @uargs and hands its slice over to the peer,
- * installing the handles and files it carries. If @uargs cannot be
- * written, or memory for the handles is short, the entry stays first in
- * the queue.
- *
- * Return: 0 on success; -EAGAIN if @nonblock and nothing can be received,
- * -ERESTARTSYS if a signal arrived while waiting, -ESHUTDOWN if the peer
- * was disconnected meanwhile, -EFAULT if @uargs cannot be written,
- * -ENOMEM when out of memory.
+/*
+ * Wait for the first entry of the queue and deliver it; see
+ * bus1_peer_recv().
  */
-int bus1_peer_recv(struct bus1_peer *peer, bool nonblock, u64 flags,
-		   struct bus1_recv __user *uargs, size_t size)
+static int bus1_peer_recv_one(struct bus1_peer *peer, bool nonblock,
+			      u64 flags, struct bus1_recv __user *uargs,
+			      size_t size)
 {
 	struct bus1_queue_node *qnode;
 	struct bus1_message *msg;
@@ -531,5 +517,46 @@ int bus1_peer_recv(struct bus1_peer *peer, bool nonblock, u64 flags,
 
 	r = bus1_peer_deliver(peer, msg, more, flags, uargs, size);
 	mutex_unlock(&peer->recv_lock);
+	return r;
+}
+
+/**
+ * bus1_peer_recv() - receive the next entry of a peer's queue
+ * @peer:	receiving peer, entered by the caller
+ * @nonblock:	fail with -EAGAIN instead of waiting for an entry
+ * @flags:	BUS1_RECV_* flags, checked by the caller
+ * @release:	with BUS1_RECV_RELEASE, the offset of a slice to release
+ *		when an entry is received
+ * @uargs:	where to describe the entry, a struct bus1_recv
+ * @size:	size of @uargs as user space knows it
+ *
+ * Waits, interruptibly, until the first entry of the queue is committed,
+ * then describes it in @uargs and hands its slice over to the peer,
+ * installing the handles and files it carries. If @uargs cannot be
+ * written, or memory for the handles is short, the entry stays first in
+ * the queue. The slice at @release is claimed first, so that nobody else
+ * releases it meanwhile, and released exactly if an entry is received:
+ * a call that fails leaves it to user space, and a restarted call finds
+ * it again.
+ *
+ * Return: 0 on success; -EAGAIN if @nonblock and nothing can be received,
+ * -ERESTARTSYS if a signal arrived while waiting, -ESHUTDOWN if the peer
+ * was disconnected meanwhile, -EFAULT if @uargs cannot be written,
+ * -ENXIO if @release names no slice to release, -ENOMEM when out of
+ * memory.
+ */
+int bus1_peer_recv(struct bus1_peer *peer, bool nonblock, u64 flags,
+		   u64 release, struct bus1_recv __user *uargs, size_t size)
+{
+	int r;
+
+	if (flags & BUS1_RECV_RELEASE) {
+		r = bus1_pool_claim(&peer->pool, release);
+		if (r)
+			return r;
+	}
+	r = bus1_peer_recv_one(peer, nonblock, flags, uargs, size);
+	if (flags & BUS1_RECV_RELEASE)
+		bus1_pool_unclaim(&peer->pool, release, !r);
 	return r;
 }

@@ -86,7 +86,7 @@ int bus1_peer_enter(struct bus1_peer *peer);
 void bus1_peer_leave(struct bus1_peer *peer);
 int bus1_peer_disconnect(struct bus1_peer *peer);
 int bus1_peer_recv(struct bus1_peer *peer, bool nonblock, u64 flags,
-		   struct bus1_recv __user *uargs, size_t size);
+		   u64 release, struct bus1_recv __user *uargs, size_t size);
 
 static inline struct bus1_peer *bus1_peer_get(struct bus1_peer *peer)
 {

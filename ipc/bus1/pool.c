@@ -238,6 +238,29 @@ int bus1_pool_release(struct bus1_pool *pool, const u64 *offsets, size_t n)
 }
 
 /**
+ * bus1_pool_claim() - reserve a published slice for a later release
+ * @pool:	pool of the receiver
+ * @offset:	offset of the slice, as reported by bus1_recv()
+ *
+ * Return: 0 on success, -ENXIO if @offset names no published slice.
+ */
+int bus1_pool_claim(struct bus1_pool *pool, u64 offset)
+{
+	return bus1_slices_claim(&pool->slices, offset);
+}
+
+/**
+ * bus1_pool_unclaim() - release a claimed slice, or give it back
+ * @pool:	pool of the receiver
+ * @offset:	offset of a slice claimed with bus1_pool_claim()
+ * @release:	whether to release it; otherwise user space has it again
+ */
+void bus1_pool_unclaim(struct bus1_pool *pool, u64 offset, bool release)
+{
+	bus1_slices_unclaim(&pool->slices, offset, release);
+}
+
+/**
  * bus1_pool_show_fdinfo() - describe a pool in /proc/<pid>/fdinfo
  * @pool:	pool to describe
  * @m:		output of the fdinfo file

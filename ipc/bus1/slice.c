@@ -61,6 +61,7 @@ int bus1_slices_init(struct bus1_slices *slices, size_t size,
 	slices->allocated = 0;
 	slices->n_busy = 0;
 	slices->quota = quota;
+	slices->spare = NULL;
 	all->size = size;
 	list_add(&all->entry, &slices->all);
 	return 0;
@@ -95,6 +96,8 @@ void bus1_slices_deinit(struct bus1_slices *slices)
 			bus1_slice_uncharge(slices, slice);
 		kfree(slice);
 	}
+	kfree(slices->spare);
+	slices->spare = NULL;
 	INIT_LIST_HEAD(&slices->all);
 	slices->busy = RB_ROOT;
 	slices->allocated = 0;
@@ -118,12 +121,20 @@ struct bus1_slice *bus1_slices_alloc(struct bus1_slices *slices, size_t size)
 		return ERR_PTR(-ENOSPC);
 	size = ALIGN(max_t(size_t, size, 1), BUS1_SLICE_ALIGN);
 
-	/* A split needs a new slice; allocate it before taking the lock. */
-	new = kzalloc(sizeof(*new), GFP_KERNEL_ACCOUNT);
-	if (!new)
-		return ERR_PTR(-ENOMEM);
-
+	/*
+	 * A split needs a new slice: the one a merge left behind, or one
+	 * allocated before taking the lock for good.
+	 */
 	spin_lock(&slices->lock);
+	new = slices->spare;
+	slices->spare = NULL;
+	if (!new) {
+		spin_unlock(&slices->lock);
+		new = kzalloc(sizeof(*new), GFP_KERNEL_ACCOUNT);
+		if (!new)
+			return ERR_PTR(-ENOMEM);
+		spin_lock(&slices->lock);
+	}
 	list_for_each_entry(slice, &slices->all, entry) {
 		if (!slice->busy && slice->size >= size) {
 			found = true;
@@ -146,6 +157,10 @@ struct bus1_slice *bus1_slices_alloc(struct bus1_slices *slices, size_t size)
 		slices->allocated += slice->size;
 		slices->n_busy++;
 	}
+	if (new && !slices->spare) {
+		slices->spare = new;
+		new = NULL;
+	}
 	spin_unlock(&slices->lock);
 
 	kfree(new);
@@ -153,11 +168,18 @@ struct bus1_slice *bus1_slices_alloc(struct bus1_slices *slices, size_t size)
 }
 
 /* Merge @b, which follows @a, into @a; both free; lock held. */
-static void bus1_slices_merge(struct bus1_slice *a, struct bus1_slice *b)
+static void bus1_slices_merge(struct bus1_slices *slices,
+			      struct bus1_slice *a, struct bus1_slice *b)
 {
 	a->size += b->size;
 	list_del(&b->entry);
-	kfree(b);
+	/* Kept for the next split: a message frees and allocates one. */
+	if (!slices->spare) {
+		memset(b, 0, sizeof(*b));
+		slices->spare = b;
+	} else {
+		kfree(b);
+	}
 }
 
 /*
@@ -180,12 +202,12 @@ static void bus1_slices_unlink(struct bus1_slices *slices,
 	if (!list_is_last(&slice->entry, &slices->all)) {
 		next = list_next_entry(slice, entry);
 		if (!next->busy)
-			bus1_slices_merge(slice, next);
+			bus1_slices_merge(slices, slice, next);
 	}
 	if (!list_is_first(&slice->entry, &slices->all)) {
 		prev = list_prev_entry(slice, entry);
 		if (!prev->busy)
-			bus1_slices_merge(prev, slice);
+			bus1_slices_merge(slices, prev, slice);
 	}
 }
 
@@ -296,4 +318,50 @@ int bus1_slices_release(struct bus1_slices *slices, const u64 *offsets,
 		bus1_slices_unlink(slices, bus1_slices_find(slices, offsets[i]));
 	spin_unlock(&slices->lock);
 	return 0;
+}
+
+/**
+ * bus1_slices_claim() - take a published slice away from user space
+ * @slices:	allocator the slice came from
+ * @offset:	offset of the slice
+ *
+ * A claimed slice can no longer be released by offset, until its claimer
+ * frees it or gives it back with bus1_slices_unclaim().
+ *
+ * Return: 0 on success, -ENXIO if @offset names no published slice.
+ */
+int bus1_slices_claim(struct bus1_slices *slices, u64 offset)
+{
+	struct bus1_slice *slice;
+	int r = -ENXIO;
+
+	spin_lock(&slices->lock);
+	slice = bus1_slices_find(slices, offset);
+	if (slice && slice->published) {
+		slice->published = false;
+		r = 0;
+	}
+	spin_unlock(&slices->lock);
+	return r;
+}
+
+/**
+ * bus1_slices_unclaim() - finish with a claimed slice
+ * @slices:	allocator the slice came from
+ * @offset:	offset of a slice claimed with bus1_slices_claim()
+ * @release:	free the slice; otherwise it is published again
+ */
+void bus1_slices_unclaim(struct bus1_slices *slices, u64 offset, bool release)
+{
+	struct bus1_slice *slice;
+
+	spin_lock(&slices->lock);
+	slice = bus1_slices_find(slices, offset);
+	if (!WARN_ON(!slice)) {
+		if (release)
+			bus1_slices_unlink(slices, slice);
+		else
+			slice->published = true;
+	}
+	spin_unlock(&slices->lock);
 }

@@ -51,6 +51,7 @@ struct bus1_slice {
  * @allocated:	bytes allocated
  * @n_busy:	number of allocated slices
  * @quota:	the quota that charged slices are charged to, or NULL
+ * @spare:	a free slice structure for the next split, or NULL
  *
  * Embedded in a pool. Freeing a charged slice returns its charge under
  * the allocator's lock; no other lock is taken.
@@ -63,6 +64,7 @@ struct bus1_slices {
 	size_t allocated;
 	size_t n_busy;
 	struct bus1_quota *quota;
+	struct bus1_slice *spare;
 };
 
 int bus1_slices_init(struct bus1_slices *slices, size_t size,
@@ -77,5 +79,7 @@ void bus1_slices_publish(struct bus1_slices *slices, struct bus1_slice *slice);
 void bus1_slices_free(struct bus1_slices *slices, struct bus1_slice *slice);
 int bus1_slices_release(struct bus1_slices *slices, const u64 *offsets,
 			size_t n);
+int bus1_slices_claim(struct bus1_slices *slices, u64 offset);
+void bus1_slices_unclaim(struct bus1_slices *slices, u64 offset, bool release);
 
 #endif /* __BUS1_SLICE_H */

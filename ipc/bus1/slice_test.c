@@ -161,6 +161,33 @@ static void bus1_slice_test_release_all_or_nothing(struct kunit *test)
 	bus1_slices_deinit(&s);
 }
 
+/* A claimed slice cannot be released by offset until it is given back. */
+static void bus1_slice_test_claim(struct kunit *test)
+{
+	struct bus1_slices s;
+	u64 a, b;
+
+	slices_setup(test, &s);
+	a = alloc_offset(test, &s, 64);
+	b = alloc_offset(test, &s, 64);
+	KUNIT_EXPECT_EQ(test, bus1_slices_claim(&s, a), 0);
+	KUNIT_EXPECT_EQ(test, bus1_slices_claim(&s, a), -ENXIO);
+	KUNIT_EXPECT_EQ(test, release(&s, a), -ENXIO);
+	KUNIT_EXPECT_EQ(test, bus1_slices_claim(&s, 8), -ENXIO);
+	KUNIT_EXPECT_EQ(test, bus1_slices_claim(&s, U64_MAX), -ENXIO);
+
+	/* Given back, it is released as any other; kept, it is freed. */
+	bus1_slices_unclaim(&s, a, false);
+	KUNIT_EXPECT_EQ(test, s.n_busy, 2UL);
+	KUNIT_EXPECT_EQ(test, release(&s, a), 0);
+	KUNIT_EXPECT_EQ(test, bus1_slices_claim(&s, b), 0);
+	bus1_slices_unclaim(&s, b, true);
+	KUNIT_EXPECT_EQ(test, s.n_busy, 0UL);
+	KUNIT_EXPECT_EQ(test, s.allocated, 0UL);
+	KUNIT_EXPECT_EQ(test, release(&s, b), -ENXIO);
+	bus1_slices_deinit(&s);
+}
+
 static struct kunit_case bus1_slice_test_cases[] = {
 	KUNIT_CASE(bus1_slice_test_aligned_and_packed),
 	KUNIT_CASE(bus1_slice_test_full),
@@ -168,6 +195,7 @@ static struct kunit_case bus1_slice_test_cases[] = {
 	KUNIT_CASE(bus1_slice_test_release_errors),
 	KUNIT_CASE(bus1_slice_test_unpublished),
 	KUNIT_CASE(bus1_slice_test_release_all_or_nothing),
+	KUNIT_CASE(bus1_slice_test_claim),
 	{}
 };
 

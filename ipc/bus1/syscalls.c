@@ -176,24 +176,41 @@ static void __user *bus1_user_ptr(u64 uptr)
 	return (unsigned long)uptr == uptr ? u64_to_user_ptr(uptr) : NULL;
 }
 
+/* Entries of a user array that are copied to the stack, not allocated. */
+#define BUS1_SMALL_ARRAY	8
+
 /*
  * Copy an array of @n elements of @size bytes from user space. @n is
- * bounded by the caller. Return: the copy, or an ERR_PTR.
+ * bounded by the caller. The copy goes to @small, @small_size bytes on
+ * the caller's stack, if it fits there, so that the common small call
+ * allocates nothing; @small may be NULL. Return: the copy, to free with
+ * bus1_array_free(), or an ERR_PTR.
  */
-static void *bus1_import_array(const void __user *uptr, size_t n, size_t size)
+static void *bus1_import_array(const void __user *uptr, size_t n, size_t size,
+			       void *small, size_t small_size)
 {
-	void *array;
+	void *array = small;
 
 	if (n && !uptr)
 		return ERR_PTR(-EFAULT);
-	array = kvmalloc_array(n, size, GFP_KERNEL_ACCOUNT);
-	if (!array)
-		return ERR_PTR(-ENOMEM);
+	if (!small || n * size > small_size) {
+		array = kvmalloc_array(n, size, GFP_KERNEL_ACCOUNT);
+		if (!array)
+			return ERR_PTR(-ENOMEM);
+	}
 	if (copy_from_user(array, uptr, n * size)) {
-		kvfree(array);
+		if (array != small)
+			kvfree(array);
 		return ERR_PTR(-EFAULT);
 	}
 	return array;
+}
+
+/* Free a copy of bus1_import_array() that used @small, or NULL. */
+static void bus1_array_free(void *array, void *small)
+{
+	if (array != small)
+		kvfree(array);
 }
 
 /*
@@ -236,12 +253,16 @@ static void bus1_files_put(struct file **files, size_t n)
  */
 static struct file **bus1_import_files(u64 uptr, size_t n)
 {
+	s32 small[BUS1_SMALL_ARRAY];
 	struct file **files;
 	s32 *fds;
 	size_t i;
 	int r = 0;
 
-	fds = bus1_import_array(bus1_user_ptr(uptr), n, sizeof(*fds));
+	if (!n)
+		return NULL;
+	fds = bus1_import_array(bus1_user_ptr(uptr), n, sizeof(*fds),
+				small, sizeof(small));
 	if (IS_ERR(fds))
 		return ERR_CAST(fds);
 	files = kcalloc(n, sizeof(*files), GFP_KERNEL_ACCOUNT);
@@ -254,7 +275,7 @@ static struct file **bus1_import_files(u64 uptr, size_t n)
 		else if (!bus1_file_passable(files[i]))
 			r = -EOPNOTSUPP;
 	}
-	kvfree(fds);
+	bus1_array_free(fds, small);
 	if (r) {
 		if (files)
 			bus1_files_put(files, n);
@@ -265,24 +286,31 @@ static struct file **bus1_import_files(u64 uptr, size_t n)
 
 /*
  * Turn the struct bus1_vec array of a send into an iov_iter over the
- * sender's memory. Return: the iovec array @iter uses, or an ERR_PTR:
- * -EFAULT for a bad address, -EMSGSIZE if the payload is too large.
+ * sender's memory, in @small (UIO_FASTIOV entries) if it fits there.
+ * Return: the iovec array @iter uses, to free with bus1_array_free(), or
+ * an ERR_PTR: -EFAULT for a bad address, -EMSGSIZE if the payload is too
+ * large.
  */
 static struct iovec *bus1_import_vecs(u64 uptr, size_t n,
-				      struct iov_iter *iter)
+				      struct iov_iter *iter,
+				      struct iovec *small)
 {
+	struct bus1_vec small_vecs[UIO_FASTIOV];
 	struct bus1_vec *vecs;
-	struct iovec *iov;
+	struct iovec *iov = small;
 	size_t i, total = 0;
 	int r = 0;
 
-	vecs = bus1_import_array(bus1_user_ptr(uptr), n, sizeof(*vecs));
+	vecs = bus1_import_array(bus1_user_ptr(uptr), n, sizeof(*vecs),
+				 small_vecs, sizeof(small_vecs));
 	if (IS_ERR(vecs))
 		return ERR_CAST(vecs);
-	iov = kvmalloc_array(n, sizeof(*iov), GFP_KERNEL_ACCOUNT);
-	if (!iov) {
-		kvfree(vecs);
-		return ERR_PTR(-ENOMEM);
+	if (n > UIO_FASTIOV) {
+		iov = kvmalloc_array(n, sizeof(*iov), GFP_KERNEL_ACCOUNT);
+		if (!iov) {
+			bus1_array_free(vecs, small_vecs);
+			return ERR_PTR(-ENOMEM);
+		}
 	}
 
 	for (i = 0; i < n; i++) {
@@ -300,13 +328,33 @@ static struct iovec *bus1_import_vecs(u64 uptr, size_t n,
 		iov[i].iov_len = vecs[i].len;
 		total += vecs[i].len;
 	}
-	kvfree(vecs);
+	bus1_array_free(vecs, small_vecs);
 	if (r) {
-		kvfree(iov);
+		bus1_array_free(iov, small);
 		return ERR_PTR(r);
 	}
 	iov_iter_init(iter, ITER_SOURCE, iov, n, total);
 	return iov;
+}
+
+/*
+ * The arrays bus1_send() copies in; small ones stay in the @small_*
+ * arrays on the stack, so the common send allocates none.
+ */
+struct bus1_send_in {
+	u64 *ids;
+	u64 *handle_ids;
+	struct iovec *iov;
+	u64 small_ids[BUS1_SMALL_ARRAY];
+	u64 small_handle_ids[BUS1_SMALL_ARRAY];
+	struct iovec small_iov[UIO_FASTIOV];
+};
+
+static void bus1_send_in_free(struct bus1_send_in *in)
+{
+	bus1_array_free(in->ids, in->small_ids);
+	bus1_array_free(in->handle_ids, in->small_handle_ids);
+	bus1_array_free(in->iov, in->small_iov);
 }
 
 /**
@@ -345,10 +393,9 @@ SYSCALL_DEFINE3(bus1_send, int, fd, const struct bus1_send __user *, uargs,
 {
 	CLASS(fd, f)(fd);
 	struct bus1_peer *peer __free(bus1_leave) = NULL;
-	u64 *ids __free(kvfree) = NULL;
-	u64 *handle_ids __free(kvfree) = NULL;
-	struct iovec *iov __free(kvfree) = NULL;
+	struct bus1_send_in in __cleanup(bus1_send_in_free) = {};
 	struct bus1_tx_payload payload = {};
+	void *p;
 	s32 __user *uerrors = NULL;
 	struct bus1_send args;
 	int r;
@@ -372,17 +419,23 @@ SYSCALL_DEFINE3(bus1_send, int, fd, const struct bus1_send __user *, uargs,
 	if (IS_ERR(peer))
 		return PTR_ERR(peer);
 
-	ids = bus1_import_array(bus1_user_ptr(args.ptr_destinations),
-				args.n_destinations, sizeof(*ids));
-	if (IS_ERR(ids))
-		return PTR_ERR(ids);
-	iov = bus1_import_vecs(args.ptr_vecs, args.n_vecs, &payload.data);
-	if (IS_ERR(iov))
-		return PTR_ERR(iov);
-	handle_ids = bus1_import_array(bus1_user_ptr(args.ptr_handles),
-				       args.n_handles, sizeof(*handle_ids));
-	if (IS_ERR(handle_ids))
-		return PTR_ERR(handle_ids);
+	p = bus1_import_array(bus1_user_ptr(args.ptr_destinations),
+			      args.n_destinations, sizeof(*in.ids),
+			      in.small_ids, sizeof(in.small_ids));
+	if (IS_ERR(p))
+		return PTR_ERR(p);
+	in.ids = p;
+	p = bus1_import_vecs(args.ptr_vecs, args.n_vecs, &payload.data,
+			     in.small_iov);
+	if (IS_ERR(p))
+		return PTR_ERR(p);
+	in.iov = p;
+	p = bus1_import_array(bus1_user_ptr(args.ptr_handles), args.n_handles,
+			      sizeof(*in.handle_ids), in.small_handle_ids,
+			      sizeof(in.small_handle_ids));
+	if (IS_ERR(p))
+		return PTR_ERR(p);
+	in.handle_ids = p;
 	if (args.flags & BUS1_SEND_CONTINUE) {
 		uerrors = bus1_user_ptr(args.ptr_errors);
 		if (!uerrors)
@@ -392,10 +445,10 @@ SYSCALL_DEFINE3(bus1_send, int, fd, const struct bus1_send __user *, uargs,
 	if (IS_ERR(payload.files))
 		return PTR_ERR(payload.files);
 
-	payload.handle_ids = handle_ids;
+	payload.handle_ids = in.handle_ids;
 	payload.n_handles = args.n_handles;
 	payload.n_files = args.n_fds;
-	r = bus1_tx_send(peer, ids, args.n_destinations, &payload, uerrors);
+	r = bus1_tx_send(peer, in.ids, args.n_destinations, &payload, uerrors);
 	bus1_files_put(payload.files, payload.n_files);
 	return r;
 }
@@ -411,7 +464,9 @@ SYSCALL_DEFINE3(bus1_send, int, fd, const struct bus1_send __user *, uargs,
  * bus1_slice_release(). The handles a message carries become handles of
  * the receiver; the files it carries are installed as close-on-exec fds
  * with BUS1_RECV_FDS and dropped without it. Their IDs and fd numbers
- * follow the payload in the pool.
+ * follow the payload in the pool. With BUS1_RECV_RELEASE, the slice at
+ * the offset passed in @uargs is released when, and only if, the call
+ * receives an entry: a receive loop needs no bus1_slice_release() call.
  *
  * Return: 0 on success; -EINVAL for unknown flags or a @size below the
  * first version of the structure; -E2BIG if a field the kernel does not
@@ -419,8 +474,9 @@ SYSCALL_DEFINE3(bus1_send, int, fd, const struct bus1_send __user *, uargs,
  * if it is not a bus1 peer; -ESHUTDOWN if it is or gets disconnected;
  * -EAGAIN if @fd is non-blocking and nothing can be received; -EINTR if
  * a signal arrived while waiting and the call is not restarted; -EFAULT
- * if @uargs cannot be read or written, -ENOMEM when out of memory (the
- * entry stays queued either way).
+ * if @uargs cannot be read or written, -ENXIO if the slice to release
+ * is not one the peer received, -ENOMEM when out of memory (the entry
+ * stays queued and the slice to release stays in every failing case).
  */
 SYSCALL_DEFINE3(bus1_recv, int, fd, struct bus1_recv __user *, uargs,
 		size_t, size)
@@ -437,14 +493,14 @@ SYSCALL_DEFINE3(bus1_recv, int, fd, struct bus1_recv __user *, uargs,
 	r = copy_struct_from_user(&args, sizeof(args), uargs, size);
 	if (r)
 		return r;
-	if (args.flags & ~BUS1_RECV_FDS)
+	if (args.flags & ~(BUS1_RECV_FDS | BUS1_RECV_RELEASE))
 		return -EINVAL;
 	peer = bus1_peer_enter_fd(f);
 	if (IS_ERR(peer))
 		return PTR_ERR(peer);
 
 	return bus1_peer_recv(peer, fd_file(f)->f_flags & O_NONBLOCK,
-			      args.flags, uargs, size);
+			      args.flags, args.offset, uargs, size);
 }
 
 /*
@@ -458,6 +514,7 @@ static long bus1_array_call(int fd, const __u64 __user *uarray,
 {
 	CLASS(fd, f)(fd);
 	struct bus1_peer *peer __free(bus1_leave) = NULL;
+	u64 small[BUS1_SMALL_ARRAY];
 	u64 *array;
 	int r;
 
@@ -471,11 +528,12 @@ static long bus1_array_call(int fd, const __u64 __user *uarray,
 	if (!n)
 		return 0;
 
-	array = bus1_import_array(uarray, n, sizeof(*array));
+	array = bus1_import_array(uarray, n, sizeof(*array), small,
+				  sizeof(small));
 	if (IS_ERR(array))
 		return PTR_ERR(array);
 	r = fn(peer, array, n);
-	kvfree(array);
+	bus1_array_free(array, small);
 	return r;
 }
 

@@ -64,6 +64,9 @@ struct bus1_tx_dest {
 	bool active;
 };
 
+/* Destinations a transaction keeps on the stack instead of allocating. */
+#define BUS1_TX_SMALL	4
+
 /**
  * struct bus1_tx - a transaction in flight
  * @sender:	the sending peer
@@ -76,6 +79,8 @@ struct bus1_tx_dest {
  * @handles:	the nodes of @payload's handle IDs, counted references
  * @trailer:	placeholders for the passed handles and fds, all bits set
  * @trailer_size: size of @trailer, 0 if nothing is passed
+ * @small_dests: @dests of a transaction to at most BUS1_TX_SMALL nodes
+ * @small_nodes: room to resolve as many destination IDs
  *
  * Lives on the sender's stack and heap for the duration of one send. Its
  * address is the tie-break key of its messages: no two transactions in
@@ -91,6 +96,8 @@ struct bus1_tx {
 	struct bus1_node **handles;
 	void *trailer;
 	size_t trailer_size;
+	struct bus1_tx_dest small_dests[BUS1_TX_SMALL];
+	struct bus1_node *small_nodes[BUS1_TX_SMALL];
 };
 
 /*
@@ -117,7 +124,8 @@ static void bus1_tx_destroy(struct bus1_tx *tx)
 	for (i = 0; tx->handles && i < tx->payload->n_handles; i++)
 		if (tx->handles[i])
 			bus1_node_put(tx->handles[i]);
-	kvfree(tx->dests);
+	if (tx->dests != tx->small_dests)
+		kvfree(tx->dests);
 	kvfree(tx->errors);
 	kfree(tx->handles);
 	kfree(tx->trailer);
@@ -336,8 +344,14 @@ int bus1_tx_send(struct bus1_peer *sender, const u64 *ids, size_t n_ids,
 
 	tx.trailer_size = payload->n_handles * sizeof(u64) +
 			  payload->n_files * sizeof(s32);
-	tx.dests = kvcalloc(n_ids, sizeof(*tx.dests), GFP_KERNEL_ACCOUNT);
-	nodes = kvcalloc(n_ids, sizeof(*nodes), GFP_KERNEL_ACCOUNT);
+	if (n_ids <= BUS1_TX_SMALL) {
+		tx.dests = tx.small_dests;
+		nodes = tx.small_nodes;
+	} else {
+		tx.dests = kvcalloc(n_ids, sizeof(*tx.dests),
+				    GFP_KERNEL_ACCOUNT);
+		nodes = kvcalloc(n_ids, sizeof(*nodes), GFP_KERNEL_ACCOUNT);
+	}
 	if (uerrors)
 		tx.errors = kvcalloc(n_ids, sizeof(*tx.errors),
 				     GFP_KERNEL_ACCOUNT);
@@ -359,7 +373,8 @@ int bus1_tx_send(struct bus1_peer *sender, const u64 *ids, size_t n_ids,
 		r = bus1_handles_lookup(sender, payload->handle_ids,
 					payload->n_handles, tx.handles);
 	}
-	kvfree(nodes);
+	if (nodes != tx.small_nodes)
+		kvfree(nodes);
 	if (r) {
 		bus1_tx_destroy(&tx);
 		return r;

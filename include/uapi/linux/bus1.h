@@ -110,6 +110,7 @@ struct bus1_send {
 
 /* Flags of bus1_recv(). */
 #define BUS1_RECV_FDS		(1ULL << 0)	/* install passed fds */
+#define BUS1_RECV_RELEASE	(1ULL << 1)	/* release @offset on receipt */
 
 /* Flags bus1_recv() returns in bus1_recv.msg_flags. */
 #define BUS1_MSG_CONTINUE	(1ULL << 0)	/* next entry: same transaction */
@@ -121,7 +122,9 @@ struct bus1_send {
  * @type:		out: BUS1_MSG_DATA, BUS1_MSG_NODE_DESTROY or
  *			BUS1_MSG_NODE_RELEASE
  * @destination:	out: the receiver's ID of the node the entry was sent to
- * @offset:		out: offset of the payload in the receive pool
+ * @offset:		in: with BUS1_RECV_RELEASE, a slice received before,
+ *			released when this call receives an entry;
+ *			out: offset of the payload in the receive pool
  * @size:		out: size of the payload in bytes
  * @n_handles:		out: number of handles passed with the message
  * @n_fds:		out: number of file descriptors passed with it

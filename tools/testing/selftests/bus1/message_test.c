@@ -1249,10 +1249,10 @@ TEST_F(msg, recv_errors)
 	/* With a message queued, so that nothing would block. */
 	ASSERT_EQ(0, send_buf(self->a, self->hb, "m", 1));
 
-	r.flags = 2;
+	r.flags = 4;
 	EXPECT_EQ(-1, bus1_recv(self->b, &r, sizeof(r)));
 	EXPECT_EQ(EINVAL, errno);
-	r.flags = BUS1_RECV_FDS | 4;
+	r.flags = BUS1_RECV_FDS | BUS1_RECV_RELEASE | 8;
 	EXPECT_EQ(-1, bus1_recv(self->b, &r, sizeof(r)));
 	EXPECT_EQ(EINVAL, errno);
 	r.flags = 1ULL << 63;
@@ -1328,6 +1328,95 @@ TEST_F(msg, recv_efault_keeps_message)
 			 "kept", 5, 0);
 	EXPECT_COUNTERS(self->b, 8, 1, 0);
 	EXPECT_EQ(0, release(self->b, off));
+	EXPECT_IDLE(self->b);
+}
+
+/* Receive the next entry of @fd, releasing the slice at @release. */
+static int recv_release(int fd, __u64 release, struct bus1_recv *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->flags = BUS1_RECV_RELEASE;
+	r->offset = release;
+	return bus1_recv(fd, r, sizeof(*r));
+}
+
+TEST_F(msg, recv_release)
+{
+	struct bus1_recv r;
+	__u64 first, second;
+
+	ASSERT_EQ(0, send_buf(self->a, self->hb, "one", 3));
+	ASSERT_EQ(0, send_buf(self->a, self->hb, "two", 3));
+	first = recv_check(_metadata, self->b, self->map_b, self->nb,
+			   "one", 3, 0);
+	EXPECT_COUNTERS(self->b, 16, 2, 1);
+
+	/* The second receive releases the first slice. */
+	ASSERT_EQ(0, recv_release(self->b, first, &r));
+	second = r.offset;
+	EXPECT_EQ(3, r.size);
+	EXPECT_EQ(0, memcmp(self->map_b + second, "two", 3));
+	EXPECT_NE(first, second);
+	EXPECT_COUNTERS(self->b, 8, 1, 0);
+	EXPECT_EQ(0, fdinfo(self->b, "bus1-charged-slices") - 1);
+
+	/* Released means gone: neither call can release it again. */
+	EXPECT_EQ(-1, release(self->b, first));
+	EXPECT_EQ(ENXIO, errno);
+	ASSERT_EQ(0, send_buf(self->a, self->hb, "three", 5));
+	EXPECT_EQ(-1, recv_release(self->b, first, &r));
+	EXPECT_EQ(ENXIO, errno);
+	/* Nor anything that was never received; the entry stays queued. */
+	EXPECT_EQ(-1, recv_release(self->b, 4096, &r));
+	EXPECT_EQ(ENXIO, errno);
+	EXPECT_EQ(-1, recv_release(self->b, ~0ULL, &r));
+	EXPECT_EQ(ENXIO, errno);
+	EXPECT_COUNTERS(self->b, 16, 2, 1);
+
+	ASSERT_EQ(0, recv_release(self->b, second, &r));
+	EXPECT_EQ(0, memcmp(self->map_b + r.offset, "three", 5));
+	EXPECT_COUNTERS(self->b, 8, 1, 0);
+	EXPECT_EQ(0, release(self->b, r.offset));
+	EXPECT_IDLE(self->b);
+}
+
+/* A receive that fails leaves the slice to release where it was. */
+TEST_F(msg, recv_release_only_on_receipt)
+{
+	struct bus1_recv r, *ro;
+	__u64 off;
+	int fl;
+
+	ASSERT_EQ(0, send_buf(self->a, self->hb, "kept", 4));
+	off = recv_check(_metadata, self->b, self->map_b, self->nb,
+			 "kept", 4, 0);
+
+	/* Nothing to receive, non-blocking. */
+	fl = fcntl(self->b, F_GETFL);
+	ASSERT_EQ(0, fcntl(self->b, F_SETFL, fl | O_NONBLOCK));
+	EXPECT_EQ(-1, recv_release(self->b, off, &r));
+	EXPECT_EQ(EAGAIN, errno);
+	ASSERT_EQ(0, fcntl(self->b, F_SETFL, fl));
+	EXPECT_COUNTERS(self->b, 8, 1, 0);
+
+	/* An entry there, but the result cannot be written. */
+	ASSERT_EQ(0, send_buf(self->a, self->hb, "next", 4));
+	ro = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(ro != MAP_FAILED);
+	ro->flags = BUS1_RECV_RELEASE;
+	ro->offset = off;
+	ASSERT_EQ(0, mprotect(ro, PAGE, PROT_READ));
+	EXPECT_EQ(-1, bus1_recv(self->b, ro, sizeof(*ro)));
+	EXPECT_EQ(EFAULT, errno);
+	munmap(ro, PAGE);
+	EXPECT_COUNTERS(self->b, 16, 2, 1);
+
+	/* Both still there: the first releasable, the second receivable. */
+	EXPECT_EQ(0, release(self->b, off));
+	EXPECT_EQ(0, release(self->b, recv_check(_metadata, self->b,
+						 self->map_b, self->nb,
+						 "next", 4, 0)));
 	EXPECT_IDLE(self->b);
 }
 

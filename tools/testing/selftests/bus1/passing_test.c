@@ -979,9 +979,9 @@ TEST_F(peers, recv_flags_einval)
 	struct bus1_recv r;
 
 	ASSERT_EQ(0, send_handles(self->a, self->hb, "x", NULL, 0));
-	EXPECT_EQ(-1, recv_raw(self->b, 2, &r));
+	EXPECT_EQ(-1, recv_raw(self->b, 4, &r));
 	EXPECT_EQ(EINVAL, errno);
-	EXPECT_EQ(-1, recv_raw(self->b, BUS1_RECV_FDS | 2, &r));
+	EXPECT_EQ(-1, recv_raw(self->b, BUS1_RECV_FDS | 4, &r));
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(-1, recv_raw(self->b, ~0ULL, &r));
 	EXPECT_EQ(EINVAL, errno);
@@ -992,7 +992,7 @@ TEST_F(peers, recv_flags_einval)
 	recv_data(_metadata, self->b, self->mb, BUS1_RECV_FDS, self->nb, "x",
 		  0, NULL, 0, NULL);
 	/* Flags are checked before the queue. */
-	EXPECT_EQ(-1, recv_raw(self->b, 2, &r));
+	EXPECT_EQ(-1, recv_raw(self->b, 4, &r));
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(-1, recv_raw(self->b, BUS1_RECV_FDS, &r));
 	EXPECT_EQ(EAGAIN, errno);

@@ -6,13 +6,15 @@
 #   make run           build the patched kernel, boot it, run the demo
 #   make shell         the same, then stay at a shell in the guest
 #   make test          every gate and test; ONLY=... runs one part
+#   make bench         build the bench kernel, run bench/ in QEMU, write
+#                      bench/results/DATE.{md,csv,png}
 #   make series        regenerate patches/ from the overlay
 #   make check-series  fail if patches/ is stale
 #   make clean         drop the build products, keep the base tree
 
 ONLY ?=
 
-.PHONY: setup run shell test series check-series clean
+.PHONY: setup run shell test bench series check-series clean
 
 setup:
 	bash scripts/setup.sh
@@ -26,6 +28,9 @@ shell:
 test:
 	bash scripts/test.sh $(ONLY)
 
+bench:
+	bash scripts/bench.sh
+
 series:
 	bash scripts/gen-series.sh
 
@@ -33,4 +38,4 @@ check-series:
 	bash scripts/gen-series.sh --check
 
 clean:
-	rm -rf build/obj build/guest build/logs build/results.txt
+	rm -rf build/obj build/guest build/logs build/results.txt build/guest-bench build/bench

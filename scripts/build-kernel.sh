@@ -6,9 +6,11 @@
 #   build-kernel.sh ARCH [FLAVOUR]
 #
 # ARCH is x86_64 or arm64. FLAVOUR "test" (the default) adds
-# scripts/configs/debug.config to the guest configuration. The config is
-# tinyconfig plus the fragments in scripts/configs/; it is remade when a
-# fragment changes, and every option a fragment sets must come out set.
+# scripts/configs/debug.config to the guest configuration; "bench" adds
+# scripts/configs/bench.config instead (no debug option, Binder). The
+# config is tinyconfig plus the fragments in scripts/configs/; it is
+# remade when a fragment changes, and every option the fragments set must
+# come out set (where two fragments set one option, the later one wins).
 
 . "$(dirname "$0")/lib.sh"
 
@@ -17,12 +19,13 @@ flavour=${2:-test}
 case $arch in
 x86_64) cross= image=arch/x86/boot/bzImage ;;
 arm64) cross=aarch64-linux-gnu- image=arch/arm64/boot/Image ;;
-*) die "usage: build-kernel.sh x86_64|arm64 [test]" ;;
+*) die "usage: build-kernel.sh x86_64|arm64 [test|bench]" ;;
 esac
 CONF=$TOP/scripts/configs
 frags=("$CONF/$arch.config" "$CONF/common.config")
 case $flavour in
 test) frags+=("$CONF/debug.config") ;;
+bench) frags+=("$CONF/bench.config") ;;
 *) die "unknown flavour: $flavour" ;;
 esac
 
@@ -42,7 +45,9 @@ if [ ! -f "$O/.config" ] || [ "$(cat "$O/.bus1-config" 2>/dev/null)" != "$stamp"
 	kmake olddefconfig >/dev/null
 	# A fragment line that did not take (a typo, an unmet dependency)
 	# would silently test something else.
-	grep -h '^CONFIG_' "${frags[@]}" | while IFS== read -r sym val; do
+	# The last fragment to set an option wins, as in merge_config.sh.
+	grep -h '^CONFIG_' "${frags[@]}" | tac | awk -F= '!seen[$1]++' |
+	while IFS== read -r sym val; do
 		if [ "$val" = n ]; then
 			! grep -q "^$sym=" "$O/.config" || die "$sym=$val did not take in the $arch config"
 		else

@@ -25,7 +25,8 @@ struct bus1_usage;
  * @size:	length in bytes, a multiple of BUS1_SLICE_ALIGN
  * @busy:	whether the range is allocated
  * @published:	whether the receiver was told about it, which makes it
- *		the receiver's to release
+ *		the receiver's to release; cleared while a receiver holds
+ *		it claimed (bus1_slices_claim())
  * @usage:	where its bytes and the slice itself are charged, or NULL;
  *		set by the owner of the allocation before it is published,
  *		returned when the slice is freed

@@ -261,6 +261,24 @@ static int receiver_as(uid_t uid, __u64 *node)
 	return fd;
 }
 
+/*
+ * A new peer of @uid, holding a handle to the node @node of the peer @r,
+ * whose ID is stored to *@h.
+ */
+static int sender_as(uid_t uid, int r, __u64 node, __u64 *h)
+{
+	int fd = peer_as(uid, 0);
+
+	if (fd < 0)
+		return -1;
+	*h = bus1_transfer_id(r, node, fd);
+	if (!*h) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* What small messages carry; they are never read back. */
 static const unsigned char payload[16384];
 
@@ -595,15 +613,11 @@ TEST_F(quota, flood_then_share)
 
 	ASSERT_EQ(0, set_limit(MESSAGES, 60, 60));
 	r = receiver_as(ua, &node);
-	a = peer_as(ub, 0);
-	b = peer_as(uc, 0);
 	ASSERT_LE(0, r);
+	a = sender_as(ub, r, node, &ha);
+	b = sender_as(uc, r, node, &hb);
 	ASSERT_LE(0, a);
 	ASSERT_LE(0, b);
-	ha = bus1_transfer_id(r, node, a);
-	hb = bus1_transfer_id(r, node, b);
-	ASSERT_NE(0, ha);
-	ASSERT_NE(0, hb);
 	EXPECT_EQ(ua, fdinfo(r, "bus1-uid"));
 	EXPECT_EQ(ub, fdinfo(a, "bus1-uid"));
 	EXPECT_EQ(uc, fdinfo(b, "bus1-uid"));
@@ -771,15 +785,11 @@ TEST_F(quota, bytes_flood)
 
 	ASSERT_EQ(0, set_limit(BYTES, 65536, 65536));
 	r = receiver_as(ua, &node);
-	a = peer_as(ub, 0);
-	b = peer_as(uc, 0);
 	ASSERT_LE(0, r);
+	a = sender_as(ub, r, node, &h);
+	b = sender_as(uc, r, node, &hb);
 	ASSERT_LE(0, a);
 	ASSERT_LE(0, b);
-	h = bus1_transfer_id(r, node, a);
-	hb = bus1_transfer_id(r, node, b);
-	ASSERT_NE(0, h);
-	ASSERT_NE(0, hb);
 
 	/* Alone: s + 4096 <= 65536 - s - 4096 holds up to s = 7 * 4096. */
 	EXPECT_FLOOD(8, a, h, 4096);
@@ -828,11 +838,9 @@ TEST_F(quota, slices_flood)
 
 	ASSERT_EQ(0, set_limit(SLICES, 20, 20));
 	r = receiver_as(ua, &node);
-	a = peer_as(ub, 0);
 	ASSERT_LE(0, r);
+	a = sender_as(ub, r, node, &h);
 	ASSERT_LE(0, a);
-	h = bus1_transfer_id(r, node, a);
-	ASSERT_NE(0, h);
 
 	/* Alone: s + 1 <= 20 - s - 1. */
 	EXPECT_FLOOD(10, a, h, 1);
@@ -868,11 +876,9 @@ TEST_F(quota, fd_flood)
 
 	ASSERT_EQ(0, set_limit(FDS, 100, 100));
 	r = receiver_as(ua, &node);
-	a = peer_as(ub, 0);
 	ASSERT_LE(0, r);
+	a = sender_as(ub, r, node, &h);
 	ASSERT_LE(0, a);
-	h = bus1_transfer_id(r, node, a);
-	ASSERT_NE(0, h);
 	map = map_pool(r);
 	ASSERT_TRUE(!!map);
 	ASSERT_EQ(0, pipe2(pfd, O_CLOEXEC));
@@ -1551,10 +1557,8 @@ TEST_F_TIMEOUT(quota, memcg_pool_pages, 120)
 	r = receiver_as(ua, &node);
 	ASSERT_LE(0, r);
 	ASSERT_EQ(0, cg_enter(snd));
-	s = peer_as(ub, 0);
+	s = sender_as(ub, r, node, &h);
 	ASSERT_LE(0, s);
-	h = bus1_transfer_id(r, node, s);
-	ASSERT_NE(0, h);
 	src = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_TRUE(src != MAP_FAILED);

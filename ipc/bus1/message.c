@@ -14,17 +14,23 @@
 
 /**
  * bus1_message_new() - allocate a data message
+ * @receiver:	the peer it is for; its spare message is taken if it has one
  * @n_handles:	number of handles it will carry
  * @n_files:	number of files it will carry
  *
  * Return: the message, its arrays allocated and empty, or NULL when out
  * of memory.
  */
-struct bus1_message *bus1_message_new(size_t n_handles, size_t n_files)
+struct bus1_message *bus1_message_new(struct bus1_peer *receiver,
+				      size_t n_handles, size_t n_files)
 {
 	struct bus1_message *msg;
 
-	msg = kzalloc(sizeof(*msg), GFP_KERNEL_ACCOUNT);
+	msg = xchg(&receiver->spare_message, NULL);
+	if (msg)
+		memset(msg, 0, sizeof(*msg));
+	else
+		msg = kzalloc(sizeof(*msg), GFP_KERNEL_ACCOUNT);
 	if (!msg)
 		return NULL;
 	msg->type = BUS1_MSG_DATA;
@@ -35,9 +41,7 @@ struct bus1_message *bus1_message_new(size_t n_handles, size_t n_files)
 		msg->files = kcalloc(n_files, sizeof(*msg->files),
 				     GFP_KERNEL_ACCOUNT);
 	if ((n_handles && !msg->handles) || (n_files && !msg->files)) {
-		kfree(msg->handles);
-		kfree(msg->files);
-		kfree(msg);
+		bus1_message_free(msg, NULL);
 		return NULL;
 	}
 	return msg;
@@ -51,10 +55,14 @@ struct bus1_message *bus1_message_new(size_t n_handles, size_t n_files)
  *
  * The references in @msg->handles and @msg->files that were not taken
  * over by a receiver (and cleared from the arrays) are dropped, and what
- * the message is still charged returned.
+ * the message is still charged returned. The message becomes the spare
+ * of its receiver if that has none: the next message to the same peer
+ * then needs no allocation. The node's reference to its owner keeps the
+ * receiver until then.
  */
 void bus1_message_free(struct bus1_message *msg, struct bus1_peer *releaser)
 {
+	struct bus1_node *node = msg->node;
 	size_t i;
 
 	if (msg->usage) {
@@ -74,9 +82,10 @@ void bus1_message_free(struct bus1_message *msg, struct bus1_peer *releaser)
 	for (i = 0; i < msg->n_files; i++)
 		if (msg->files[i])
 			fput(msg->files[i]);
-	if (msg->node)
-		bus1_node_put(msg->node);
 	kfree(msg->handles);
 	kfree(msg->files);
-	kfree(msg);
+	if (!node || cmpxchg(&node->owner->spare_message, NULL, msg))
+		kfree(msg);
+	if (node)
+		bus1_node_put(node);
 }

@@ -67,6 +67,7 @@ static void bus1_peer_free(struct kref *ref)
 
 	WARN_ON(peer->handles.n_handles || peer->handles.n_nodes);
 	bus1_queue_deinit(&peer->queue);
+	kfree(peer->spare_message);
 	mutex_destroy(&peer->recv_lock);
 	mutex_destroy(&peer->nodes_lock);
 	mutex_destroy(&peer->lock);
@@ -229,12 +230,11 @@ static int bus1_peer_fop_release(struct inode *inode, struct file *file)
 static __poll_t bus1_peer_fop_poll(struct file *file, poll_table *wait)
 {
 	struct bus1_peer *peer = file->private_data;
-	bool more;
 
 	poll_wait(file, &peer->waitq, wait);
 	if (test_bit(BUS1_PEER_BIT_DISCONNECTED, &peer->flags))
 		return EPOLLHUP;
-	return bus1_queue_peek(&peer->queue, &more) ? EPOLLIN | EPOLLRDNORM : 0;
+	return bus1_queue_is_ready(&peer->queue) ? EPOLLIN | EPOLLRDNORM : 0;
 }
 
 static int bus1_peer_fop_mmap(struct file *file, struct vm_area_struct *vma)
@@ -391,10 +391,14 @@ static void bus1_peer_install(struct bus1_peer *peer, struct bus1_message *msg,
 			bus1_handles_release(peer, &ids[i], 1);
 }
 
-/* Describe @msg for user space and take it out of the queue; recv_lock held. */
+/*
+ * Describe @msg for user space and take it out of the queue; recv_lock
+ * held. A data message's slice is published, and *@release, a claimed
+ * slice or NULL, freed with it and cleared.
+ */
 static int bus1_peer_deliver(struct bus1_peer *peer, struct bus1_message *msg,
-			     bool more, u64 flags,
-			     struct bus1_recv __user *uargs, size_t size)
+			     bool more, u64 flags, struct bus1_slice **release,
+			     struct bus1_recv __user *uargs)
 {
 	struct bus1_recv out = {
 		.msg_flags = more ? BUS1_MSG_CONTINUE : 0,
@@ -437,7 +441,7 @@ static int bus1_peer_deliver(struct bus1_peer *peer, struct bus1_message *msg,
 		}
 	}
 	/* A larger struct of newer user space keeps its checked zeroes. */
-	if (copy_to_user(uargs, &out, min(size, sizeof(out)))) {
+	if (copy_to_user(uargs, &out, sizeof(out))) {
 		r = -EFAULT;
 		goto out;
 	}
@@ -448,7 +452,8 @@ static int bus1_peer_deliver(struct bus1_peer *peer, struct bus1_message *msg,
 		if (trailer_size)
 			bus1_peer_install(peer, msg, flags, spare, trailer,
 					  trailer_size);
-		bus1_pool_publish(&peer->pool, msg->slice);
+		bus1_pool_publish(&peer->pool, msg->slice, *release);
+		*release = NULL;
 		bus1_message_free(msg, peer);
 		break;
 	case BUS1_MSG_NODE_DESTROY:
@@ -468,10 +473,8 @@ out:
 
 static bool bus1_peer_can_recv(struct bus1_peer *peer)
 {
-	bool more;
-
 	return test_bit(BUS1_PEER_BIT_DISCONNECTED, &peer->flags) ||
-	       bus1_queue_peek(&peer->queue, &more);
+	       bus1_queue_is_ready(&peer->queue);
 }
 
 /*
@@ -479,8 +482,8 @@ static bool bus1_peer_can_recv(struct bus1_peer *peer)
  * bus1_peer_recv().
  */
 static int bus1_peer_recv_one(struct bus1_peer *peer, bool nonblock,
-			      u64 flags, struct bus1_recv __user *uargs,
-			      size_t size)
+			      u64 flags, struct bus1_slice **release,
+			      struct bus1_recv __user *uargs)
 {
 	struct bus1_queue_node *qnode;
 	struct bus1_message *msg;
@@ -490,6 +493,16 @@ static int bus1_peer_recv_one(struct bus1_peer *peer, bool nonblock,
 	for (;;) {
 		if (test_bit(BUS1_PEER_BIT_DISCONNECTED, &peer->flags))
 			return -ESHUTDOWN;
+		/* Wait without any lock until there seems to be an entry. */
+		if (!bus1_queue_is_ready(&peer->queue)) {
+			if (nonblock)
+				return -EAGAIN;
+			r = wait_event_interruptible(peer->waitq,
+						     bus1_peer_can_recv(peer));
+			if (r)
+				return r;
+			continue;
+		}
 		/* Another receiver holds the lock only to copy out a result. */
 		if (nonblock) {
 			if (!mutex_trylock(&peer->recv_lock))
@@ -497,25 +510,17 @@ static int bus1_peer_recv_one(struct bus1_peer *peer, bool nonblock,
 		} else if (mutex_lock_interruptible(&peer->recv_lock)) {
 			return -ERESTARTSYS;
 		}
+		/* Another receiver may have taken it; then wait again. */
 		qnode = bus1_queue_peek(&peer->queue, &more);
 		if (qnode) {
 			msg = bus1_message_from_qnode(qnode);
 			if (!bus1_peer_drop_stale(peer, msg))
 				break;
-			mutex_unlock(&peer->recv_lock);
-			continue;
 		}
 		mutex_unlock(&peer->recv_lock);
-
-		if (nonblock)
-			return -EAGAIN;
-		r = wait_event_interruptible(peer->waitq,
-					     bus1_peer_can_recv(peer));
-		if (r)
-			return r;
 	}
 
-	r = bus1_peer_deliver(peer, msg, more, flags, uargs, size);
+	r = bus1_peer_deliver(peer, msg, more, flags, release, uargs);
 	mutex_unlock(&peer->recv_lock);
 	return r;
 }
@@ -528,7 +533,6 @@ static int bus1_peer_recv_one(struct bus1_peer *peer, bool nonblock,
  * @release:	with BUS1_RECV_RELEASE, the offset of a slice to release
  *		when an entry is received
  * @uargs:	where to describe the entry, a struct bus1_recv
- * @size:	size of @uargs as user space knows it
  *
  * Waits, interruptibly, until the first entry of the queue is committed,
  * then describes it in @uargs and hands its slice over to the peer,
@@ -546,17 +550,19 @@ static int bus1_peer_recv_one(struct bus1_peer *peer, bool nonblock,
  * memory.
  */
 int bus1_peer_recv(struct bus1_peer *peer, bool nonblock, u64 flags,
-		   u64 release, struct bus1_recv __user *uargs, size_t size)
+		   u64 release, struct bus1_recv __user *uargs)
 {
+	struct bus1_slice *claimed = NULL;
 	int r;
 
 	if (flags & BUS1_RECV_RELEASE) {
-		r = bus1_pool_claim(&peer->pool, release);
-		if (r)
-			return r;
+		claimed = bus1_pool_claim(&peer->pool, release);
+		if (IS_ERR(claimed))
+			return PTR_ERR(claimed);
 	}
-	r = bus1_peer_recv_one(peer, nonblock, flags, uargs, size);
-	if (flags & BUS1_RECV_RELEASE)
-		bus1_pool_unclaim(&peer->pool, release, !r);
+	/* A data message takes the claimed slice along when it is published. */
+	r = bus1_peer_recv_one(peer, nonblock, flags, &claimed, uargs);
+	if (claimed)
+		bus1_pool_unclaim(&peer->pool, claimed, !r);
 	return r;
 }

@@ -17,6 +17,7 @@
 #include "queue.h"
 #include "quota.h"
 
+struct bus1_message;
 struct bus1_recv;
 struct file;
 
@@ -40,6 +41,9 @@ struct file;
  *		others sent it and what it holds (see quota.c)
  * @teardown_work: runs the teardown when a sender dropped the last
  *		active reference
+ * @spare_message: a freed data message kept for the next one sent to
+ *		the peer, or NULL; taken and put back with xchg() and
+ *		cmpxchg(), freed with the peer
  *
  * Lifetime: the peer file holds a @ref until it is released, and so does
  * the pending teardown from disconnection until it ran. The peer
@@ -72,6 +76,7 @@ struct bus1_peer {
 	struct bus1_pool pool;
 	struct bus1_quota quota;
 	struct work_struct teardown_work;
+	struct bus1_message *spare_message;
 };
 
 /* Set once the peer is disconnected; never cleared. */
@@ -86,7 +91,7 @@ int bus1_peer_enter(struct bus1_peer *peer);
 void bus1_peer_leave(struct bus1_peer *peer);
 int bus1_peer_disconnect(struct bus1_peer *peer);
 int bus1_peer_recv(struct bus1_peer *peer, bool nonblock, u64 flags,
-		   u64 release, struct bus1_recv __user *uargs, size_t size);
+		   u64 release, struct bus1_recv __user *uargs);
 
 static inline struct bus1_peer *bus1_peer_get(struct bus1_peer *peer)
 {

@@ -9,14 +9,17 @@
  * what the receiver reads.
  */
 
+#include <linux/cacheflush.h>
 #include <linux/err.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/seq_file.h>
 #include <linux/shmem_fs.h>
+#include <linux/swap.h>
 #include <linux/uio.h>
 #include "pool.h"
 
@@ -104,6 +107,55 @@ void bus1_pool_charge(struct bus1_pool *pool, struct bus1_slice *slice,
 	bus1_slices_charge(&pool->slices, slice, usage);
 }
 
+/*
+ * Copy from @iter into the pool at @pos, folio by folio; @iter is advanced
+ * by what was copied. Each folio is looked up locked (allocated and zeroed
+ * if it is new), refused if it holds poisoned memory, filled with page
+ * faults disabled, marked dirty so that reclaim swaps it out rather than
+ * dropping it, and unlocked. A source page that is not present ends the
+ * copy of a folio early; it is faulted in with no lock held and the copy
+ * goes on, unless the sender is being killed.
+ */
+static int bus1_pool_copy(struct bus1_pool *pool, loff_t pos,
+			  struct iov_iter *iter)
+{
+	struct inode *inode = file_inode(pool->file);
+	size_t offset, bytes, copied;
+	struct folio *folio;
+	int r;
+
+	while (iov_iter_count(iter)) {
+		r = shmem_get_folio(inode, pos >> PAGE_SHIFT, 0, &folio,
+				    SGP_CACHE);
+		if (r)
+			return r;
+		if (folio_contain_hwpoisoned_page(folio)) {
+			folio_unlock(folio);
+			folio_put(folio);
+			return -EIO;
+		}
+		offset = offset_in_folio(folio, pos);
+		bytes = min(folio_size(folio) - offset, iov_iter_count(iter));
+		copied = copy_folio_from_iter_atomic(folio, offset, bytes, iter);
+		flush_dcache_folio(folio);
+		if (copied) {
+			folio_mark_dirty(folio);
+			folio_mark_accessed(folio);
+		}
+		folio_unlock(folio);
+		folio_put(folio);
+		pos += copied;
+		if (copied < bytes &&
+		    fault_in_iov_iter_readable(iter, bytes - copied) ==
+		    bytes - copied)
+			return -EFAULT;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
+	}
+	return 0;
+}
+
 /**
  * bus1_pool_write() - copy into a slice
  * @pool:	pool the slice belongs to
@@ -113,48 +165,42 @@ void bus1_pool_charge(struct bus1_pool *pool, struct bus1_slice *slice,
  * @iter:	the bytes, usually in the sender's memory; it is advanced
  *
  * This is the one copy of a message: the bytes go from the sender's
- * memory through the page cache of the shmem file into the pages the
- * receiver maps.
+ * memory straight into the shmem folios that the receiver maps.
  *
- * generic_perform_write() is called directly, not through the file's
- * write_iter: that path takes the inode lock and applies the checks of a
- * file user space writes to. Neither fits. The sender's RLIMIT_FSIZE must
- * not depend on where a slice lies in someone else's pool, and a sender
- * that stalls while faulting in its own memory must not hold a lock of
- * the receiver. The inode lock is not needed: the pool never changes
- * size and has no seals, so writers meet only on a folio, and its lock,
- * taken for each copy with page faults disabled, orders them as it
- * orders page faults. Source pages are faulted in with no lock held,
- * even when the source is a mapping of this very pool. Pool pages that
- * the write allocates are charged to the pool's memory cgroup.
+ * The pool is not written through the file's write_iter, nor through
+ * generic_perform_write(): those take the inode lock, apply the checks of
+ * a file that user space writes to, throttle dirty pages and prefault
+ * the source before every folio. None of that fits. The sender's
+ * RLIMIT_FSIZE must not depend on where a slice lies in someone else's
+ * pool, and a sender that stalls while faulting in its own memory must
+ * not hold a lock of the receiver. The pool never changes size, has no
+ * seals and no writeback but swap, so writers meet only on a folio, and
+ * its lock orders them as it orders page faults. Source pages are
+ * faulted in with no lock held, even when the source is a mapping of
+ * this very pool. Pool pages that the write allocates are charged to the
+ * pool's memory cgroup.
  *
  * Return: 0 on success, -EFAULT if part of the payload cannot be read,
- * -ENOMEM if no memory backs the pool, or another negative error code.
+ * -ENOMEM if no memory backs the pool, -EIO if a pool page is poisoned,
+ * -EINTR if the sender is being killed.
  */
 int bus1_pool_write(struct bus1_pool *pool, struct bus1_slice *slice,
 		    size_t at, struct iov_iter *iter)
 {
 	size_t len = iov_iter_count(iter);
 	struct mem_cgroup *old;
-	struct kiocb kiocb;
-	ssize_t n;
+	int r;
 
 	if (!len)
 		return 0;
 	if (WARN_ON(at > slice->size || len > slice->size - at))
 		return -EINVAL;
 
-	init_sync_kiocb(&kiocb, pool->file);
-	kiocb.ki_pos = slice->offset + at;
 	old = set_active_memcg(pool->memcg);
-	n = generic_perform_write(&kiocb, iter);
+	r = bus1_pool_copy(pool, slice->offset + at, iter);
 	set_active_memcg(old);
 	/* shmem reports a failed memory charge as a full file. */
-	if (n == -ENOSPC)
-		return -ENOMEM;
-	if (n < 0)
-		return n;
-	return n == len ? 0 : -EFAULT;
+	return r == -ENOSPC ? -ENOMEM : r;
 }
 
 /**
@@ -217,10 +263,12 @@ void bus1_pool_free(struct bus1_pool *pool, struct bus1_slice *slice)
  * bus1_pool_publish() - hand the slice of a received message to user space
  * @pool:	pool the slice belongs to
  * @slice:	the slice; user space releases it from now on
+ * @release:	a slice of bus1_pool_claim() to release with it, or NULL
  */
-void bus1_pool_publish(struct bus1_pool *pool, struct bus1_slice *slice)
+void bus1_pool_publish(struct bus1_pool *pool, struct bus1_slice *slice,
+		       struct bus1_slice *release)
 {
-	bus1_slices_publish(&pool->slices, slice);
+	bus1_slices_publish(&pool->slices, slice, release);
 }
 
 /**
@@ -242,9 +290,11 @@ int bus1_pool_release(struct bus1_pool *pool, const u64 *offsets, size_t n)
  * @pool:	pool of the receiver
  * @offset:	offset of the slice, as reported by bus1_recv()
  *
- * Return: 0 on success, -ENXIO if @offset names no published slice.
+ * Return: the slice, to release with bus1_pool_publish() or
+ * bus1_pool_unclaim(), or ERR_PTR(-ENXIO) if @offset names no published
+ * slice.
  */
-int bus1_pool_claim(struct bus1_pool *pool, u64 offset)
+struct bus1_slice *bus1_pool_claim(struct bus1_pool *pool, u64 offset)
 {
 	return bus1_slices_claim(&pool->slices, offset);
 }
@@ -252,12 +302,13 @@ int bus1_pool_claim(struct bus1_pool *pool, u64 offset)
 /**
  * bus1_pool_unclaim() - release a claimed slice, or give it back
  * @pool:	pool of the receiver
- * @offset:	offset of a slice claimed with bus1_pool_claim()
+ * @slice:	a slice of bus1_pool_claim()
  * @release:	whether to release it; otherwise user space has it again
  */
-void bus1_pool_unclaim(struct bus1_pool *pool, u64 offset, bool release)
+void bus1_pool_unclaim(struct bus1_pool *pool, struct bus1_slice *slice,
+		       bool release)
 {
-	bus1_slices_unclaim(&pool->slices, offset, release);
+	bus1_slices_unclaim(&pool->slices, slice, release);
 }
 
 /**

@@ -53,10 +53,12 @@ void bus1_pool_charge(struct bus1_pool *pool, struct bus1_slice *slice,
 int bus1_pool_write(struct bus1_pool *pool, struct bus1_slice *slice,
 		    size_t at, struct iov_iter *iter);
 void bus1_pool_free(struct bus1_pool *pool, struct bus1_slice *slice);
-void bus1_pool_publish(struct bus1_pool *pool, struct bus1_slice *slice);
+void bus1_pool_publish(struct bus1_pool *pool, struct bus1_slice *slice,
+		       struct bus1_slice *release);
 int bus1_pool_release(struct bus1_pool *pool, const u64 *offsets, size_t n);
-int bus1_pool_claim(struct bus1_pool *pool, u64 offset);
-void bus1_pool_unclaim(struct bus1_pool *pool, u64 offset, bool release);
+struct bus1_slice *bus1_pool_claim(struct bus1_pool *pool, u64 offset);
+void bus1_pool_unclaim(struct bus1_pool *pool, struct bus1_slice *slice,
+		       bool release);
 void bus1_pool_show_fdinfo(struct bus1_pool *pool, struct seq_file *m);
 
 #endif /* __BUS1_POOL_H */

@@ -121,12 +121,66 @@ static void bus1_pool_test_write(struct kunit *test)
 	bus1_pool_deinit(&pool);
 }
 
+/* Write @str into @slice of @pool at @at. */
+static int write_str(struct bus1_pool *pool, struct bus1_slice *slice,
+		     size_t at, const char *str)
+{
+	struct kvec vec = { .iov_base = (void *)str, .iov_len = strlen(str) };
+	struct iov_iter iter;
+
+	iov_iter_kvec(&iter, ITER_SOURCE, &vec, 1, vec.iov_len);
+	return bus1_pool_write(pool, slice, at, &iter);
+}
+
+/*
+ * Small writes that follow each other in one folio, and one in a folio
+ * further on, each land where they belong and allocate only their folio.
+ */
+static void bus1_pool_test_write_small(struct kunit *test)
+{
+	struct bus1_pool pool = {};
+	struct bus1_slice *a, *b, *far;
+	char back[4];
+	loff_t pos;
+
+	KUNIT_ASSERT_EQ(test, bus1_pool_init(&pool, TEST_POOL_SIZE, NULL), 0);
+	a = bus1_pool_alloc(&pool, 8);
+	b = bus1_pool_alloc(&pool, 2 * PAGE_SIZE);
+	far = bus1_pool_alloc(&pool, 8);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(a));
+	KUNIT_ASSERT_FALSE(test, IS_ERR(b));
+	KUNIT_ASSERT_FALSE(test, IS_ERR(far));
+	KUNIT_ASSERT_EQ(test, far->offset >> PAGE_SHIFT, 2UL);
+
+	KUNIT_EXPECT_EQ(test, write_str(&pool, a, 0, "abc"), 0);
+	KUNIT_EXPECT_EQ(test, write_str(&pool, b, 0, "def"), 0);
+	KUNIT_EXPECT_EQ(test, pool.file->f_mapping->nrpages, 1UL);
+	KUNIT_EXPECT_EQ(test, write_str(&pool, far, 0, "ghi"), 0);
+	KUNIT_EXPECT_EQ(test, pool.file->f_mapping->nrpages, 2UL);
+
+	pos = a->offset;
+	KUNIT_EXPECT_EQ(test, kernel_read(pool.file, back, 3, &pos), 3L);
+	KUNIT_EXPECT_EQ(test, memcmp(back, "abc", 3), 0);
+	pos = b->offset;
+	KUNIT_EXPECT_EQ(test, kernel_read(pool.file, back, 3, &pos), 3L);
+	KUNIT_EXPECT_EQ(test, memcmp(back, "def", 3), 0);
+	pos = far->offset;
+	KUNIT_EXPECT_EQ(test, kernel_read(pool.file, back, 3, &pos), 3L);
+	KUNIT_EXPECT_EQ(test, memcmp(back, "ghi", 3), 0);
+
+	bus1_pool_free(&pool, far);
+	bus1_pool_free(&pool, b);
+	bus1_pool_free(&pool, a);
+	bus1_pool_deinit(&pool);
+}
+
 static struct kunit_case bus1_pool_test_cases[] = {
 	KUNIT_CASE(bus1_pool_test_init),
 	KUNIT_CASE(bus1_pool_test_deinit_drops_reference),
 	KUNIT_CASE(bus1_pool_test_map_read_only),
 	KUNIT_CASE(bus1_pool_test_map_bounds),
 	KUNIT_CASE(bus1_pool_test_write),
+	KUNIT_CASE(bus1_pool_test_write_small),
 	{}
 };
 

@@ -56,6 +56,15 @@ static bool bus1_queue_ready(struct bus1_queue *queue)
 						     rb));
 }
 
+/* Record whether the first entry can be received, after a change; lock held. */
+static bool bus1_queue_settle(struct bus1_queue *queue)
+{
+	bool ready = bus1_queue_ready(queue);
+
+	WRITE_ONCE(queue->ready, ready);
+	return ready;
+}
+
 /**
  * bus1_queue_init() - initialize an empty queue
  * @queue:	queue to initialize
@@ -66,6 +75,7 @@ void bus1_queue_init(struct bus1_queue *queue)
 	queue->clock = 0;
 	queue->entries = RB_ROOT_CACHED;
 	queue->n_entries = 0;
+	queue->ready = false;
 }
 
 /**
@@ -105,6 +115,7 @@ u64 bus1_queue_stage(struct bus1_queue *queue, struct bus1_queue_node *node)
 	node->ts = ts;
 	rb_add_cached(&node->rb, &queue->entries, bus1_queue_node_less);
 	queue->n_entries++;
+	bus1_queue_settle(queue);
 	spin_unlock(&queue->lock);
 	return ts;
 }
@@ -142,7 +153,7 @@ bool bus1_queue_commit(struct bus1_queue *queue, struct bus1_queue_node *node,
 	node->ts = ts;
 	rb_add_cached(&node->rb, &queue->entries, bus1_queue_node_less);
 	queue->clock = max(queue->clock, ts);
-	ready = bus1_queue_ready(queue);
+	ready = bus1_queue_settle(queue);
 	spin_unlock(&queue->lock);
 	return ready;
 }
@@ -171,7 +182,7 @@ bool bus1_queue_insert(struct bus1_queue *queue, struct bus1_queue_node *node,
 	rb_add_cached(&node->rb, &queue->entries, bus1_queue_node_less);
 	queue->n_entries++;
 	queue->clock = max(queue->clock, ts);
-	ready = bus1_queue_ready(queue);
+	ready = bus1_queue_settle(queue);
 	spin_unlock(&queue->lock);
 	return ready;
 }
@@ -257,6 +268,7 @@ struct bus1_queue_node *bus1_queue_pop(struct bus1_queue *queue, bool *more)
 		rb_erase_cached(&node->rb, &queue->entries);
 		RB_CLEAR_NODE(&node->rb);
 		queue->n_entries--;
+		bus1_queue_settle(queue);
 	}
 	spin_unlock(&queue->lock);
 	return node;
@@ -281,7 +293,7 @@ bool bus1_queue_remove(struct bus1_queue *queue, struct bus1_queue_node *node)
 		RB_CLEAR_NODE(&node->rb);
 		queue->n_entries--;
 	}
-	ready = bus1_queue_ready(queue);
+	ready = bus1_queue_settle(queue);
 	spin_unlock(&queue->lock);
 	return ready;
 }
@@ -304,6 +316,7 @@ struct rb_root bus1_queue_flush(struct bus1_queue *queue)
 	all = queue->entries.rb_root;
 	queue->entries = RB_ROOT_CACHED;
 	queue->n_entries = 0;
+	bus1_queue_settle(queue);
 	spin_unlock(&queue->lock);
 	return all;
 }

@@ -37,6 +37,9 @@ struct bus1_queue_node {
  *		seen, always even
  * @entries:	staged and committed entries, ordered by (ts, key)
  * @n_entries:	number of entries in @entries
+ * @ready:	whether the first entry is committed; written under @lock
+ *		whenever @entries changes, read without it as a hint
+ *		(bus1_queue_is_ready())
  *
  * A queue is embedded in its peer and shares its lifetime. Only the lock
  * of the queue is taken to stage, commit or dequeue an entry; no lock of
@@ -47,6 +50,7 @@ struct bus1_queue {
 	u64 clock;
 	struct rb_root_cached entries;
 	size_t n_entries;
+	bool ready;
 };
 
 static inline bool bus1_queue_node_is_queued(struct bus1_queue_node *node)
@@ -57,6 +61,22 @@ static inline bool bus1_queue_node_is_queued(struct bus1_queue_node *node)
 static inline bool bus1_queue_node_is_committed(struct bus1_queue_node *node)
 {
 	return node->ts && !(node->ts & 1);
+}
+
+/**
+ * bus1_queue_is_ready() - whether the first entry can be received, a hint
+ * @queue:	queue to look at
+ *
+ * Reads no lock. A receiver that finds nothing and waits is woken after
+ * the entry commits, so it may use this as the condition of its wait; it
+ * must still take the entry with bus1_queue_peek() or bus1_queue_pop(),
+ * which may find it gone to another receiver.
+ *
+ * Return: true if the first entry was committed at the time of the read.
+ */
+static inline bool bus1_queue_is_ready(struct bus1_queue *queue)
+{
+	return READ_ONCE(queue->ready);
 }
 
 /* The commit timestamp of a transaction: the first even one above @ts. */

@@ -50,17 +50,23 @@ static void bus1_queue_test_staged_blocks(struct kunit *test)
 	bus1_queue_node_init(&staged, 1);
 	bus1_queue_node_init(&later, 2);
 
+	KUNIT_EXPECT_FALSE(test, bus1_queue_is_ready(&q));
 	ts = bus1_queue_stage(&q, &staged);
 	KUNIT_EXPECT_EQ(test, ts, 1ULL);
 	KUNIT_EXPECT_NULL(test, pop(&q, NULL));
 	/* Committed after the staged entry, so it waits behind it. */
 	KUNIT_EXPECT_FALSE(test, bus1_queue_commit(&q, &later, 0));
+	KUNIT_EXPECT_FALSE(test, bus1_queue_is_ready(&q));
 	KUNIT_EXPECT_NULL(test, pop(&q, NULL));
 
+	/* The hint follows every change of the first entry. */
 	KUNIT_EXPECT_TRUE(test, bus1_queue_commit(&q, &staged,
 						  bus1_queue_commit_ts(ts)));
+	KUNIT_EXPECT_TRUE(test, bus1_queue_is_ready(&q));
 	KUNIT_EXPECT_PTR_EQ(test, pop(&q, NULL), &staged);
+	KUNIT_EXPECT_TRUE(test, bus1_queue_is_ready(&q));
 	KUNIT_EXPECT_PTR_EQ(test, pop(&q, NULL), &later);
+	KUNIT_EXPECT_FALSE(test, bus1_queue_is_ready(&q));
 	bus1_queue_deinit(&q);
 }
 

@@ -167,16 +167,20 @@ int bus1_quota_charge(struct bus1_quota *quota, kuid_t from,
 
 	spin_lock(&user->lock);
 	u = bus1_usage_find(user, from);
-	if (!u) {
+	if (!u && user->spare) {
+		new = user->spare;
+		user->spare = NULL;
+	} else if (!u) {
 		/* Allocate without the lock; nobody else adds this one. */
 		spin_unlock(&user->lock);
 		new = kzalloc(sizeof(*new), GFP_KERNEL_ACCOUNT);
 		if (!new)
 			return -ENOMEM;
-		new->uid = from;
 		spin_lock(&user->lock);
 		u = bus1_usage_find(user, from);
 	}
+	if (new)
+		new->uid = from;
 	if (!bus1_quota_check(quota, u, amount)) {
 		r = -EDQUOT;
 	} else {
@@ -196,6 +200,10 @@ int bus1_quota_charge(struct bus1_quota *quota, kuid_t from,
 			quota->used[i] += amount[i];
 		}
 		*usage = u;
+	}
+	if (new && !user->spare) {
+		user->spare = new;
+		new = NULL;
 	}
 	spin_unlock(&user->lock);
 	kfree(new);
@@ -219,20 +227,26 @@ void bus1_quota_uncharge(struct bus1_quota *quota, struct bus1_usage *usage,
 
 	spin_lock(&user->lock);
 	for (i = 0; i < BUS1_RES_N; i++) {
-		if (WARN_ON(amount[i] > usage->used[i] ||
-			    amount[i] > quota->used[i]))
-			continue;
-		usage->used[i] -= amount[i];
-		user->used[i] -= amount[i];
-		quota->used[i] -= amount[i];
-		if (amount[i] && !usage->used[i])
-			user->n_users[i]--;
+		if (amount[i] &&
+		    !WARN_ON(amount[i] > usage->used[i] ||
+			     amount[i] > quota->used[i])) {
+			usage->used[i] -= amount[i];
+			user->used[i] -= amount[i];
+			quota->used[i] -= amount[i];
+			if (!usage->used[i])
+				user->n_users[i]--;
+		}
 		if (usage->used[i])
 			empty = false;
 	}
 	if (empty) {
 		rb_erase(&usage->rb, &user->usages);
 		user->n_usages--;
+		/* All of @usage->used is zero again. */
+		if (!user->spare) {
+			user->spare = usage;
+			usage = NULL;
+		}
 	}
 	spin_unlock(&user->lock);
 	if (empty)
@@ -292,6 +306,7 @@ static void bus1_user_free(struct kref *ref)
 	mutex_unlock(&bus1_users_lock);
 	/* Every peer returned its charges before it let go of its user. */
 	WARN_ON(!RB_EMPTY_ROOT(&user->usages));
+	kfree(user->spare);
 	kfree(user);
 }
 

@@ -39,9 +39,13 @@ enum bus1_resource {
  * @used:	what the user is charged in total, per resource
  * @n_users:	per resource, the number of @usages that charge it
  * @n_usages:	number of entries in @usages
+ * @spare:	an emptied usage kept for the next user that starts
+ *		charging this one, or NULL: a request and its reply would
+ *		otherwise allocate and free one per message
  *
  * @lock is a spinlock taken innermost: charges are returned where slices
- * are freed, under the lock of a slice allocator.
+ * are freed, under the lock of a slice allocator. It also protects
+ * @spare.
  */
 struct bus1_user {
 	struct kref ref;
@@ -52,6 +56,7 @@ struct bus1_user {
 	u64 used[BUS1_RES_N];
 	u64 n_users[BUS1_RES_N];
 	u64 n_usages;
+	struct bus1_usage *spare;
 };
 
 /**
@@ -60,9 +65,9 @@ struct bus1_user {
  * @uid:	the charging (sending) user
  * @used:	what it charged, per resource
  *
- * Exists exactly while something is charged in it, so an object that
- * holds a charge can keep a plain pointer to it. Protected by the lock of
- * the charged user.
+ * Is in bus1_user.usages exactly while something is charged in it, so an
+ * object that holds a charge can keep a plain pointer to it. Protected by
+ * the lock of the charged user.
  */
 struct bus1_usage {
 	struct rb_node rb;

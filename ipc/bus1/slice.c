@@ -115,41 +115,45 @@ void bus1_slices_deinit(struct bus1_slices *slices)
 struct bus1_slice *bus1_slices_alloc(struct bus1_slices *slices, size_t size)
 {
 	struct bus1_slice *slice, *new;
-	bool found = false;
+	bool found;
 
 	if (size > slices->size)
 		return ERR_PTR(-ENOSPC);
 	size = ALIGN(max_t(size_t, size, 1), BUS1_SLICE_ALIGN);
 
-	/*
-	 * A split needs a new slice: the one a merge left behind, or one
-	 * allocated before taking the lock for good.
-	 */
 	spin_lock(&slices->lock);
-	new = slices->spare;
-	slices->spare = NULL;
-	if (!new) {
+	for (;;) {
+		found = false;
+		list_for_each_entry(slice, &slices->all, entry) {
+			if (!slice->busy && slice->size >= size) {
+				found = true;
+				break;
+			}
+		}
+		/* A split needs a new slice: the spare, which a merge refills. */
+		if (!found || slice->size == size || slices->spare)
+			break;
+		/* Refill it without the lock, then look again. */
 		spin_unlock(&slices->lock);
 		new = kzalloc(sizeof(*new), GFP_KERNEL_ACCOUNT);
 		if (!new)
 			return ERR_PTR(-ENOMEM);
 		spin_lock(&slices->lock);
-	}
-	list_for_each_entry(slice, &slices->all, entry) {
-		if (!slice->busy && slice->size >= size) {
-			found = true;
-			break;
-		}
+		if (slices->spare)
+			kfree(new);
+		else
+			slices->spare = new;
 	}
 	if (found && slice->size > size) {
 		/* The front of the free slice becomes the allocation. */
+		new = slices->spare;
+		slices->spare = NULL;
 		new->offset = slice->offset;
 		new->size = size;
 		slice->offset += size;
 		slice->size -= size;
 		list_add_tail(&new->entry, &slice->entry);
 		slice = new;
-		new = NULL;
 	}
 	if (found) {
 		slice->busy = true;
@@ -157,13 +161,8 @@ struct bus1_slice *bus1_slices_alloc(struct bus1_slices *slices, size_t size)
 		slices->allocated += slice->size;
 		slices->n_busy++;
 	}
-	if (new && !slices->spare) {
-		slices->spare = new;
-		new = NULL;
-	}
 	spin_unlock(&slices->lock);
 
-	kfree(new);
 	return found ? slice : ERR_PTR(-ENOSPC);
 }
 
@@ -246,26 +245,36 @@ void bus1_slices_usage(struct bus1_slices *slices, size_t *allocated,
  * @slice:	the slice, not yet published
  * @usage:	where its bytes and the slice itself were charged to the
  *		allocator's quota; returned when the slice is freed
+ *
+ * No lock is needed: until the allocating sender publishes the slice or
+ * frees it, nobody else looks at it. Its neighbours merge only with free
+ * slices, release and claim take only published ones, and the allocator
+ * is torn down only once no sender uses the pool any more. Whoever looks
+ * at the slice later learned of it through a lock taken after this.
  */
 void bus1_slices_charge(struct bus1_slices *slices, struct bus1_slice *slice,
 			struct bus1_usage *usage)
 {
-	spin_lock(&slices->lock);
 	slice->usage = usage;
-	spin_unlock(&slices->lock);
 }
 
 /**
  * bus1_slices_publish() - hand an allocated slice over to the receiver
  * @slices:	allocator the slice came from
  * @slice:	the slice, whose message was just received
+ * @release:	a slice claimed with bus1_slices_claim() to free at the same
+ *		time, or NULL
  *
- * From now on the receiver, and only the receiver, releases the slice.
+ * From now on the receiver, and only the receiver, releases @slice. A
+ * receive that hands back the previous slice does both under one lock.
  */
-void bus1_slices_publish(struct bus1_slices *slices, struct bus1_slice *slice)
+void bus1_slices_publish(struct bus1_slices *slices, struct bus1_slice *slice,
+			 struct bus1_slice *release)
 {
 	spin_lock(&slices->lock);
 	slice->published = true;
+	if (release)
+		bus1_slices_unlink(slices, release);
 	spin_unlock(&slices->lock);
 }
 
@@ -326,42 +335,40 @@ int bus1_slices_release(struct bus1_slices *slices, const u64 *offsets,
  * @offset:	offset of the slice
  *
  * A claimed slice can no longer be released by offset, until its claimer
- * frees it or gives it back with bus1_slices_unclaim().
+ * frees it (bus1_slices_publish() or bus1_slices_unclaim()) or gives it
+ * back with bus1_slices_unclaim(). Until then it stays where it is, and
+ * the claimer may keep the returned pointer.
  *
- * Return: 0 on success, -ENXIO if @offset names no published slice.
+ * Return: the slice, or ERR_PTR(-ENXIO) if @offset names no published
+ * slice.
  */
-int bus1_slices_claim(struct bus1_slices *slices, u64 offset)
+struct bus1_slice *bus1_slices_claim(struct bus1_slices *slices, u64 offset)
 {
 	struct bus1_slice *slice;
-	int r = -ENXIO;
 
 	spin_lock(&slices->lock);
 	slice = bus1_slices_find(slices, offset);
-	if (slice && slice->published) {
+	if (slice && slice->published)
 		slice->published = false;
-		r = 0;
-	}
+	else
+		slice = ERR_PTR(-ENXIO);
 	spin_unlock(&slices->lock);
-	return r;
+	return slice;
 }
 
 /**
  * bus1_slices_unclaim() - finish with a claimed slice
  * @slices:	allocator the slice came from
- * @offset:	offset of a slice claimed with bus1_slices_claim()
+ * @slice:	a slice of bus1_slices_claim()
  * @release:	free the slice; otherwise it is published again
  */
-void bus1_slices_unclaim(struct bus1_slices *slices, u64 offset, bool release)
+void bus1_slices_unclaim(struct bus1_slices *slices, struct bus1_slice *slice,
+			 bool release)
 {
-	struct bus1_slice *slice;
-
 	spin_lock(&slices->lock);
-	slice = bus1_slices_find(slices, offset);
-	if (!WARN_ON(!slice)) {
-		if (release)
-			bus1_slices_unlink(slices, slice);
-		else
-			slice->published = true;
-	}
+	if (release)
+		bus1_slices_unlink(slices, slice);
+	else
+		slice->published = true;
 	spin_unlock(&slices->lock);
 }

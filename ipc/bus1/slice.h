@@ -29,7 +29,8 @@ struct bus1_usage;
  *		it claimed (bus1_slices_claim())
  * @usage:	where its bytes and the slice itself are charged, or NULL;
  *		set by the owner of the allocation before it is published,
- *		returned when the slice is freed
+ *		without the lock (bus1_slices_charge()), returned when the
+ *		slice is freed
  *
  * Protected by the lock of the allocator the slice belongs to.
  */
@@ -76,11 +77,13 @@ void bus1_slices_usage(struct bus1_slices *slices, size_t *allocated,
 		       size_t *n_busy);
 void bus1_slices_charge(struct bus1_slices *slices, struct bus1_slice *slice,
 			struct bus1_usage *usage);
-void bus1_slices_publish(struct bus1_slices *slices, struct bus1_slice *slice);
+void bus1_slices_publish(struct bus1_slices *slices, struct bus1_slice *slice,
+			 struct bus1_slice *release);
 void bus1_slices_free(struct bus1_slices *slices, struct bus1_slice *slice);
 int bus1_slices_release(struct bus1_slices *slices, const u64 *offsets,
 			size_t n);
-int bus1_slices_claim(struct bus1_slices *slices, u64 offset);
-void bus1_slices_unclaim(struct bus1_slices *slices, u64 offset, bool release);
+struct bus1_slice *bus1_slices_claim(struct bus1_slices *slices, u64 offset);
+void bus1_slices_unclaim(struct bus1_slices *slices, struct bus1_slice *slice,
+			 bool release);
 
 #endif /* __BUS1_SLICE_H */

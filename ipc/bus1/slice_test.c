@@ -23,7 +23,7 @@ static size_t alloc_offset(struct kunit *test, struct bus1_slices *slices,
 	KUNIT_ASSERT_FALSE(test, IS_ERR(slice));
 	KUNIT_EXPECT_EQ(test, slice->offset % BUS1_SLICE_ALIGN, 0UL);
 	KUNIT_EXPECT_GE(test, slice->size, size);
-	bus1_slices_publish(slices, slice);
+	bus1_slices_publish(slices, slice, NULL);
 	return slice->offset;
 }
 
@@ -164,27 +164,44 @@ static void bus1_slice_test_release_all_or_nothing(struct kunit *test)
 /* A claimed slice cannot be released by offset until it is given back. */
 static void bus1_slice_test_claim(struct kunit *test)
 {
+	struct bus1_slice *sa, *sb, *sc, *next;
 	struct bus1_slices s;
-	u64 a, b;
+	u64 a, b, c;
 
 	slices_setup(test, &s);
 	a = alloc_offset(test, &s, 64);
 	b = alloc_offset(test, &s, 64);
-	KUNIT_EXPECT_EQ(test, bus1_slices_claim(&s, a), 0);
-	KUNIT_EXPECT_EQ(test, bus1_slices_claim(&s, a), -ENXIO);
+	sa = bus1_slices_claim(&s, a);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(sa));
+	KUNIT_EXPECT_EQ(test, sa->offset, a);
+	KUNIT_EXPECT_PTR_EQ(test, bus1_slices_claim(&s, a), ERR_PTR(-ENXIO));
 	KUNIT_EXPECT_EQ(test, release(&s, a), -ENXIO);
-	KUNIT_EXPECT_EQ(test, bus1_slices_claim(&s, 8), -ENXIO);
-	KUNIT_EXPECT_EQ(test, bus1_slices_claim(&s, U64_MAX), -ENXIO);
+	KUNIT_EXPECT_PTR_EQ(test, bus1_slices_claim(&s, 8), ERR_PTR(-ENXIO));
+	KUNIT_EXPECT_PTR_EQ(test, bus1_slices_claim(&s, U64_MAX),
+			    ERR_PTR(-ENXIO));
 
 	/* Given back, it is released as any other; kept, it is freed. */
-	bus1_slices_unclaim(&s, a, false);
+	bus1_slices_unclaim(&s, sa, false);
 	KUNIT_EXPECT_EQ(test, s.n_busy, 2UL);
 	KUNIT_EXPECT_EQ(test, release(&s, a), 0);
-	KUNIT_EXPECT_EQ(test, bus1_slices_claim(&s, b), 0);
-	bus1_slices_unclaim(&s, b, true);
+	sb = bus1_slices_claim(&s, b);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(sb));
+	bus1_slices_unclaim(&s, sb, true);
 	KUNIT_EXPECT_EQ(test, s.n_busy, 0UL);
 	KUNIT_EXPECT_EQ(test, s.allocated, 0UL);
 	KUNIT_EXPECT_EQ(test, release(&s, b), -ENXIO);
+
+	/* Publishing the next slice frees the claimed one with it. */
+	c = alloc_offset(test, &s, 64);
+	sc = bus1_slices_claim(&s, c);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(sc));
+	next = bus1_slices_alloc(&s, 64);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(next));
+	bus1_slices_publish(&s, next, sc);
+	KUNIT_EXPECT_EQ(test, s.n_busy, 1UL);
+	KUNIT_EXPECT_EQ(test, release(&s, c), -ENXIO);
+	KUNIT_EXPECT_EQ(test, release(&s, next->offset), 0);
+	KUNIT_EXPECT_EQ(test, s.n_busy, 0UL);
 	bus1_slices_deinit(&s);
 }
 

@@ -79,8 +79,6 @@ struct bus1_tx_dest {
  * @handles:	the nodes of @payload's handle IDs, counted references
  * @trailer:	placeholders for the passed handles and fds, all bits set
  * @trailer_size: size of @trailer, 0 if nothing is passed
- * @small_dests: @dests of a transaction to at most BUS1_TX_SMALL nodes
- * @small_nodes: room to resolve as many destination IDs
  *
  * Lives on the sender's stack and heap for the duration of one send. Its
  * address is the tie-break key of its messages: no two transactions in
@@ -96,14 +94,12 @@ struct bus1_tx {
 	struct bus1_node **handles;
 	void *trailer;
 	size_t trailer_size;
-	struct bus1_tx_dest small_dests[BUS1_TX_SMALL];
-	struct bus1_node *small_nodes[BUS1_TX_SMALL];
 };
 
 /*
  * Give up the messages that were not committed, and every reference. The
  * last active reference to a receiver that disconnected meanwhile tears
- * it down here.
+ * it down here. @tx->dests is the caller's.
  */
 static void bus1_tx_destroy(struct bus1_tx *tx)
 {
@@ -124,8 +120,6 @@ static void bus1_tx_destroy(struct bus1_tx *tx)
 	for (i = 0; tx->handles && i < tx->payload->n_handles; i++)
 		if (tx->handles[i])
 			bus1_node_put(tx->handles[i]);
-	if (tx->dests != tx->small_dests)
-		kvfree(tx->dests);
 	kvfree(tx->errors);
 	kfree(tx->handles);
 	kfree(tx->trailer);
@@ -152,7 +146,7 @@ static int bus1_tx_prepare_one(struct bus1_tx *tx, struct bus1_tx_dest *d,
 	if (bus1_node_is_destroyed(d->node) || !bus1_peer_acquire(d->peer))
 		return -EHOSTUNREACH;
 	d->active = true;
-	msg = bus1_message_new(p->n_handles, p->n_files);
+	msg = bus1_message_new(d->peer, p->n_handles, p->n_files);
 	if (!msg)
 		return -ENOMEM;
 	slice = bus1_pool_alloc(&d->peer->pool,
@@ -246,14 +240,24 @@ static int bus1_tx_copy(struct bus1_tx *tx)
 	return 0;
 }
 
-/* Commit @d at @ts and wake its receiver if it can receive now. */
-static void bus1_tx_commit_one(struct bus1_tx_dest *d, u64 ts)
+/*
+ * Commit @d at @ts and wake its receiver if it can receive now. A unicast
+ * wakes it as sockets and pipes wake their reader, @sync: the sender
+ * usually waits for the reply next, so the receiver may as well run on
+ * the sender's CPU. The receivers of a multicast had better not all.
+ */
+static void bus1_tx_commit_one(struct bus1_tx_dest *d, u64 ts, bool sync)
 {
 	struct bus1_message *msg = d->msg;
 
 	/* From here on the receiver owns the message; do not touch it. */
 	d->msg = NULL;
-	if (bus1_queue_commit(&d->peer->queue, &msg->qnode, ts))
+	if (!bus1_queue_commit(&d->peer->queue, &msg->qnode, ts))
+		return;
+	if (sync)
+		wake_up_interruptible_sync_poll(&d->peer->waitq,
+						EPOLLIN | EPOLLRDNORM);
+	else
 		wake_up_interruptible_poll(&d->peer->waitq,
 					   EPOLLIN | EPOLLRDNORM);
 }
@@ -280,7 +284,7 @@ static void bus1_tx_commit(struct bus1_tx *tx)
 	if (tx->n_msgs == 1) {
 		for (d = tx->dests; !d->msg; d++)
 			;
-		bus1_tx_commit_one(d, bus1_queue_commit_ts(ts));
+		bus1_tx_commit_one(d, bus1_queue_commit_ts(ts), true);
 		/* The queue's clock is now at or above the commit. */
 		ts = bus1_queue_tick(&d->peer->queue, 0);
 	} else if (tx->n_msgs > 1) {
@@ -296,7 +300,7 @@ static void bus1_tx_commit(struct bus1_tx *tx)
 				bus1_queue_tick(&tx->dests[i].peer->queue, ts);
 		for (i = 0; i < tx->n_dests; i++)
 			if (tx->dests[i].msg)
-				bus1_tx_commit_one(&tx->dests[i], ts);
+				bus1_tx_commit_one(&tx->dests[i], ts, false);
 	}
 	bus1_queue_tick(sender_queue, ts);
 	for (i = 0; i < tx->payload->n_handles; i++)
@@ -337,16 +341,20 @@ static void bus1_tx_commit(struct bus1_tx *tx)
 int bus1_tx_send(struct bus1_peer *sender, const u64 *ids, size_t n_ids,
 		 struct bus1_tx_payload *payload, s32 __user *uerrors)
 {
-	struct bus1_node **nodes;
+	/* Only the first @n_ids entries are used, zeroed or resolved below. */
+	struct bus1_tx_dest small_dests[BUS1_TX_SMALL] __uninitialized;
+	struct bus1_node *small_nodes[BUS1_TX_SMALL] __uninitialized;
 	struct bus1_tx tx = { .sender = sender, .payload = payload };
+	struct bus1_node **nodes;
 	size_t i;
 	int r;
 
 	tx.trailer_size = payload->n_handles * sizeof(u64) +
 			  payload->n_files * sizeof(s32);
 	if (n_ids <= BUS1_TX_SMALL) {
-		tx.dests = tx.small_dests;
-		nodes = tx.small_nodes;
+		memset(small_dests, 0, n_ids * sizeof(*small_dests));
+		tx.dests = small_dests;
+		nodes = small_nodes;
 	} else {
 		tx.dests = kvcalloc(n_ids, sizeof(*tx.dests),
 				    GFP_KERNEL_ACCOUNT);
@@ -370,19 +378,17 @@ int bus1_tx_send(struct bus1_peer *sender, const u64 *ids, size_t n_ids,
 		for (i = 0; i < n_ids; i++)
 			tx.dests[i].node = nodes[i];
 		tx.n_dests = n_ids;
-		r = bus1_handles_lookup(sender, payload->handle_ids,
-					payload->n_handles, tx.handles);
+		if (payload->n_handles)
+			r = bus1_handles_lookup(sender, payload->handle_ids,
+						payload->n_handles, tx.handles);
 	}
-	if (nodes != tx.small_nodes)
+	if (nodes != small_nodes)
 		kvfree(nodes);
-	if (r) {
-		bus1_tx_destroy(&tx);
-		return r;
-	}
-	if (tx.trailer)
+	if (!r && tx.trailer)
 		memset(tx.trailer, 0xff, tx.trailer_size);
 
-	r = bus1_tx_prepare(&tx, iov_iter_count(&payload->data));
+	if (!r)
+		r = bus1_tx_prepare(&tx, iov_iter_count(&payload->data));
 	if (!r)
 		r = bus1_tx_copy(&tx);
 	if (!r && uerrors &&
@@ -391,5 +397,7 @@ int bus1_tx_send(struct bus1_peer *sender, const u64 *ids, size_t n_ids,
 	if (!r)
 		bus1_tx_commit(&tx);
 	bus1_tx_destroy(&tx);
+	if (tx.dests != small_dests)
+		kvfree(tx.dests);
 	return r;
 }

@@ -117,7 +117,7 @@ struct bus1_send {
 
 /**
  * struct bus1_recv - arguments of bus1_recv()
- * @flags:		in: BUS1_RECV_* flags
+ * @flags:		in: BUS1_RECV_* flags; 0 on return
  * @msg_flags:		out: BUS1_MSG_* flags of the entry
  * @type:		out: BUS1_MSG_DATA, BUS1_MSG_NODE_DESTROY or
  *			BUS1_MSG_NODE_RELEASE

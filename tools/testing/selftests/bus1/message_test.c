@@ -1380,6 +1380,33 @@ TEST_F(msg, recv_release)
 	EXPECT_IDLE(self->b);
 }
 
+/*
+ * The flags read back as 0, and a notice, which has no slice, still
+ * releases the slice passed with it; its own offset is 0.
+ */
+TEST_F(msg, recv_release_with_notice)
+{
+	struct bus1_recv r;
+	__u64 off;
+
+	ASSERT_EQ(0, send_buf(self->a, self->hb, "one", 3));
+	off = recv_check(_metadata, self->b, self->map_b, self->nb,
+			 "one", 3, 0);
+	EXPECT_COUNTERS(self->b, 8, 1, 0);
+
+	ASSERT_EQ(0, bus1_nodes_destroy(self->b, &self->nb, 1, 0));
+	ASSERT_EQ(0, recv_release(self->b, off, &r));
+	EXPECT_EQ(0, r.flags);
+	EXPECT_EQ(BUS1_MSG_NODE_DESTROY, r.type);
+	EXPECT_EQ(self->nb, r.destination);
+	EXPECT_EQ(0, r.offset);
+	EXPECT_EQ(0, r.size);
+	EXPECT_EQ(0, fdinfo(self->b, "bus1-pool-allocated"));
+	EXPECT_EQ(0, fdinfo(self->b, "bus1-pool-slices"));
+	EXPECT_EQ(-1, release(self->b, off));
+	EXPECT_EQ(ENXIO, errno);
+}
+
 /* A receive that fails leaves the slice to release where it was. */
 TEST_F(msg, recv_release_only_on_receipt)
 {

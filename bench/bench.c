@@ -4,23 +4,28 @@
  * and independent pairs, for bus1 and the mechanisms it replaces, in one
  * boot. Prints CSV lines ("CSV,...") that scripts/bench.sh collects.
  *
- *   bench [-r LABEL] [-w WORKLOADS] [-m MECHS] [-s SCALE]
+ *   bench [-r LABEL] [-w WORKLOADS] [-m MECHS] [-s SCALE] [-z SIZE]
  *
  * WORKLOADS is a comma-separated list of:
- *   rt       round trip, same payload size both ways, receiver copies out
- *   rt-read  the same, the receiver reads the payload in place instead
- *   stream   one way, a window of messages in flight, credits back
- *   mcast    one sender to k receivers (bus1: one send; AF_UNIX: k sends)
- *   pass     round trip of 8 bytes passing one handle or fd per request
- *   pairs    P independent pairs, pair i on CPU i, aggregate round trips
- * MECHS limits the mechanisms (by name); SCALE multiplies iterations.
+ *   rt           round trip, same payload size both ways, receiver copies out
+ *   rt-read      the same, the receiver reads the payload in place instead
+ *   stream       one way, a window of messages in flight, credits back
+ *   stream-read  the same, the receiver reads the payload in place instead
+ *   mcast        one sender to k receivers (bus1: one send; AF_UNIX: k
+ *                sends); also the sender's own CPU time, as "mcast-send"
+ *   pass         round trip of 8 bytes passing one handle or fd per request
+ *   pairs        P independent pairs, pair i on CPU i, aggregate round trips
+ * MECHS limits the mechanisms (by name); SCALE multiplies iterations;
+ * SIZE limits the payload sizes to one (scripts/bench.sh profile).
  *
  * Each message starts with a 64-bit sequence number that the receiver
  * checks. Every process is pinned: client CPU 0, server CPU 1, a broker
  * CPU 2 (each modulo the CPUs there are); multicast receivers on CPUs
  * 1..n-1; pairs on their own CPU. Times come from CLOCK_MONOTONIC around
  * each round trip (rt, pass) or each run of messages (stream, mcast,
- * pairs); a tenth of the iterations warm up first and are not recorded.
+ * pairs), and for mcast-send from the sender's CLOCK_THREAD_CPUTIME_ID
+ * around the same runs; a tenth of the iterations warm up first and are
+ * not recorded.
  */
 
 #define _GNU_SOURCE
@@ -65,6 +70,7 @@ static const char *const touch_name[] = { "copy", "read" };
 struct shm {
 	_Atomic uint32_t count[2], gen[2];	/* two barriers */
 	uint64_t t0[8], t1[8];			/* pairs: start and end */
+	uint64_t cpu[8];			/* mcast: the sender's CPU time */
 	uint64_t ns[MAX_SAMPLES];		/* the client's samples */
 };
 
@@ -83,6 +89,7 @@ static struct {
 
 static const char *label = "run";
 static const char *only_mechs;
+static size_t only_size;	/* 0: every size */
 static double scale = 1.0;
 static int ncpu;
 static struct shm *shm;
@@ -136,12 +143,17 @@ void pin_cpu(int cpu)
 		die("sched_setaffinity(%d): %m", cpu);
 }
 
-static uint64_t now_ns(void)
+static uint64_t clock_ns(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static uint64_t now_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
 }
 
 static void futex(_Atomic uint32_t *word, int op, uint32_t val)
@@ -433,6 +445,11 @@ static void point_rt(const struct mech *m, size_t size, int base, enum touch tou
 	emit(m->name, err ? err : "ok", median, p99);
 }
 
+static int size_wanted(size_t size)
+{
+	return !only_size || size == only_size;
+}
+
 static int rt_base(size_t size)
 {
 	return size <= 4096 ? 2000 : size <= 65536 ? 500 : 100;
@@ -445,7 +462,8 @@ static void work_rt(enum touch touch)
 	cur.workload = touch == TOUCH_COPY ? "rt" : "rt-read";
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
 		for (j = 0; j < sizeof(mechs) / sizeof(mechs[0]); j++)
-			if ((mechs[j]->caps & CAP_RT) && wanted(mechs[j]->name))
+			if ((mechs[j]->caps & CAP_RT) && wanted(mechs[j]->name) &&
+			    size_wanted(sizes[i]))
 				point_rt(mechs[j], sizes[i], rt_base(sizes[i]), touch);
 }
 
@@ -548,17 +566,17 @@ static void stream_child(int side)
 	m->close(ep);
 }
 
-/* Per message: the median and the slowest of the repetitions. */
-static void emit_reps(const char *name, const char *err, int per)
+/* Per message: the median and the slowest of the repetitions @v. */
+static void emit_reps(const char *name, const char *err, uint64_t *v, int per)
 {
 	double median = 0, worst = 0;
 	int i;
 
 	if (!err) {
 		for (i = 0; i < cur.reps; i++)
-			shm->ns[i] /= per;
-		stats(shm->ns, cur.reps, &median, &worst);
-		worst = shm->ns[cur.reps - 1];
+			v[i] /= per;
+		stats(v, cur.reps, &median, &worst);
+		worst = v[cur.reps - 1];
 	}
 	emit(name, err ? err : "ok", median, worst);
 }
@@ -568,20 +586,21 @@ static int stream_base(size_t size)
 	return size <= 4096 ? 2000 : size <= 65536 ? 300 : 30;
 }
 
-static void work_stream(void)
+static void work_stream(enum touch touch)
 {
 	const struct mech *m;
 	const char *err;
 	unsigned int i, j;
 
-	cur.workload = "stream";
-	cur.touch = TOUCH_COPY;
+	cur.workload = touch == TOUCH_COPY ? "stream" : "stream-read";
+	cur.touch = touch;
 	cur.k = 1;
 	cur.reps = 5;
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		for (j = 0; j < sizeof(mechs) / sizeof(mechs[0]); j++) {
 			m = mechs[j];
-			if (!(m->caps & CAP_STREAM) || !wanted(m->name))
+			if (!(m->caps & CAP_STREAM) || !wanted(m->name) ||
+			    !size_wanted(sizes[i]))
 				continue;
 			cur.mech = m;
 			cur.size = sizes[i];
@@ -591,7 +610,7 @@ static void work_stream(void)
 			cur.n = count(stream_base(cur.size), 4 * cur.depth);
 			cur.warm = cur.n / 10 > (int)cur.depth ? cur.n / 10 : (int)cur.depth;
 			err = m->unavailable ? m->unavailable() : NULL;
-			emit_reps(m->name, err ? err : run_pair(stream_child), cur.n);
+			emit_reps(m->name, err ? err : run_pair(stream_child), shm->ns, cur.n);
 		}
 	}
 }
@@ -602,7 +621,7 @@ static void mcast_sender(void)
 {
 	const struct group *g = cur.group;
 	struct ep *ep = g->open_sender(cur.shared[0]);
-	uint64_t seq = 0, acked[64], low, t0, c[2];
+	uint64_t seq = 0, acked[64], low, t0, cpu0, c[2];
 	unsigned int every;
 	int rep, i, j, n, lag;
 
@@ -612,6 +631,8 @@ static void mcast_sender(void)
 		n = rep < 0 ? cur.warm : cur.n;
 		memset(acked, 0, sizeof(acked));
 		low = 0;
+		/* A syscall, not the vDSO: outside the CLOCK_MONOTONIC interval. */
+		cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 		t0 = now_ns();
 		for (i = 0; i <= n; i++) {
 			/* Before message i (and at the end): wait for credits. */
@@ -637,8 +658,10 @@ static void mcast_sender(void)
 			put_seq(seq++);
 			g->send_all(ep, txbuf, cur.size);
 		}
-		if (rep >= 0)
+		if (rep >= 0) {
 			shm->ns[rep] = now_ns() - t0;
+			shm->cpu[rep] = clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+		}
 	}
 	g->close_sender(ep);
 }
@@ -658,6 +681,15 @@ static void mcast_child(int idx)
 	barrier(0, cur.k + 1);
 	stream_receiver(g->mech, ep, idx);
 	g->mech->close(ep);
+}
+
+/* Everyone's time per message, then the sender's own CPU time. */
+static void emit_mcast(const char *name, const char *err)
+{
+	emit_reps(name, err, shm->ns, cur.n);
+	cur.workload = "mcast-send";
+	emit_reps(name, err, shm->cpu, cur.n);
+	cur.workload = "mcast";
 }
 
 static int mcast_base(size_t size, int k)
@@ -681,7 +713,7 @@ static void work_mcast(void)
 		for (f = 0; f < sizeof(fanouts) / sizeof(fanouts[0]); f++) {
 			for (j = 0; j < sizeof(groups) / sizeof(groups[0]); j++) {
 				g = groups[j];
-				if (!wanted(g->name))
+				if (!wanted(g->name) || !size_wanted(sizes[i]))
 					continue;
 				cur.group = g;
 				cur.size = sizes[i];
@@ -696,7 +728,7 @@ static void work_mcast(void)
 				atomic_store(&shm->count[0], 0);
 				if (setjmp(env)) {
 					recover = NULL;
-					emit_reps(g->name, "setup-failed", cur.n);
+					emit_mcast(g->name, "setup-failed");
 					continue;
 				}
 				recover = &env;
@@ -707,7 +739,7 @@ static void work_mcast(void)
 					spawn(mcast_child, r);
 				err = reap();
 				g->destroy(cur.shared[0]);
-				emit_reps(g->name, err, cur.n);
+				emit_mcast(g->name, err);
 			}
 		}
 	}
@@ -812,19 +844,20 @@ static void work_pairs(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench [-r LABEL] [-w rt,rt-read,stream,mcast,pass,pairs]"
-		" [-m MECH,...] [-s SCALE]\n");
+	fprintf(stderr, "usage: bench [-r LABEL]"
+		" [-w rt,rt-read,stream,stream-read,mcast,pass,pairs]"
+		" [-m MECH,...] [-s SCALE] [-z SIZE]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	const char *work = "rt,rt-read,stream,mcast,pass,pairs", *w;
+	const char *work = "rt,rt-read,stream,stream-read,mcast,pass,pairs", *w;
 	struct sigaction sa = { .sa_handler = on_alarm };
 	unsigned int i;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "r:w:m:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "r:w:m:s:z:")) != -1) {
 		switch (opt) {
 		case 'r':
 			label = optarg;
@@ -839,6 +872,9 @@ int main(int argc, char **argv)
 			scale = atof(optarg);
 			if (scale <= 0)
 				usage();
+			break;
+		case 'z':
+			only_size = strtoul(optarg, NULL, 0);
 			break;
 		default:
 			usage();
@@ -871,7 +907,9 @@ int main(int argc, char **argv)
 		else if (!strncmp(w, "rt-read", len) && len == 7)
 			work_rt(TOUCH_READ);
 		else if (!strncmp(w, "stream", len) && len == 6)
-			work_stream();
+			work_stream(TOUCH_COPY);
+		else if (!strncmp(w, "stream-read", len) && len == 11)
+			work_stream(TOUCH_READ);
 		else if (!strncmp(w, "mcast", len) && len == 5)
 			work_mcast();
 		else if (!strncmp(w, "pass", len) && len == 4)

@@ -155,53 +155,54 @@ class Report:
             t.add([m] + cells)
         self.tables.append(t)
 
-    def stream(self, run):
-        sizes = self.sizes(run, "stream")
+    def stream(self, run, work, what):
+        sizes = self.sizes(run, work)
         if not sizes:
             return
-        t = Table("One-way stream, %s: messages/s, bytes/s (median of 5 runs), "
-                  "xN = time / bus1's" % run, ["mechanism"] + [size_name(s) for s in sizes])
+        t = Table("%s, %s: messages/s, bytes/s (median of 5 runs), "
+                  "xN = time / bus1's" % (what, run),
+                  ["mechanism"] + [size_name(s) for s in sizes])
         for m in STREAM_MECHS:
             cells = []
             for s in sizes:
-                r = self.get(run, "stream", m, s)
+                r = self.get(run, work, m, s)
                 if not r:
-                    cells.append(self.status(run, "stream", m, s))
+                    cells.append(self.status(run, work, m, s))
                     continue
-                base = self.get(run, "stream", "bus1", s)
+                base = self.get(run, work, "bus1", s)
                 per_s = 1e9 / r["median"]
                 cells.append("%s/s %sB/s %s" % (rate(per_s), rate(per_s * s),
                                                 self.ratio(r, base)))
-            if any(self.index.get((run, "stream", m, s, 1)) for s in sizes):
+            if any(self.index.get((run, work, m, s, 1)) for s in sizes):
                 t.add([m] + cells)
         # The window: messages in flight, where a mechanism has its own.
         cells = []
         for s in sizes:
             ds = {r["mech"]: r["depth"] for r in self.rows
-                  if r["run"] == run and r["workload"] == "stream" and r["size"] == s}
+                  if r["run"] == run and r["workload"] == work and r["size"] == s}
             common = ds.get("bus1", 0)
             cells.append(" ".join([str(common)] + ["%s %d" % (m, d) for m, d in sorted(ds.items())
                                                    if d != common]))
         t.add(["(window, msgs)"] + cells)
         self.tables.append(t)
 
-    def mcast(self, run):
-        rows = [r for r in self.rows if r["run"] == run and r["workload"] == "mcast"]
+    def mcast(self, run, work, what, unit):
+        rows = [r for r in self.rows if r["run"] == run and r["workload"] == work]
         if not rows:
             return
         ks = sorted({r["k"] for r in rows})
-        t = Table("Multicast, %s: us per message to all k receivers (median of 3 runs), "
-                  "xN = time / bus1's" % run, ["mechanism, size"] + ["k=%d" % k for k in ks])
+        t = Table("%s, %s: %s (median of 3 runs), xN = time / bus1's" % (what, run, unit),
+                  ["mechanism, size"] + ["k=%d" % k for k in ks])
         for s in sorted({r["size"] for r in rows}):
             for m in ("bus1", "unix-seqpacket"):
                 cells = []
                 for k in ks:
-                    r = self.get(run, "mcast", m, s, k)
+                    r = self.get(run, work, m, s, k)
                     if not r:
-                        cells.append(self.status(run, "mcast", m, s, k))
+                        cells.append(self.status(run, work, m, s, k))
                         continue
                     cells.append("%s %s" % (us(r["median"]),
-                                            self.ratio(r, self.get(run, "mcast", "bus1", s, k))))
+                                            self.ratio(r, self.get(run, work, "bus1", s, k))))
                 t.add(["%s, %s" % (m, size_name(s))] + cells)
         self.tables.append(t)
 
@@ -245,14 +246,59 @@ class Report:
                 t.add([m] + cells)
         self.tables.append(t)
 
+    def targets(self, run):
+        """The targets of the bench issue, met or not, from this run's figures."""
+        sizes = [8, 4096, 65536, 1 << 20]
+        t = Table("Targets, %s: the measured ratio, and whether it meets the target"
+                  % run, ["target", "workload"] + [size_name(s) for s in sizes])
+
+        def cell(value, ok):
+            return "" if value is None else "%.2f %s" % (value, "yes" if ok else "no")
+
+        def time_ratio(work, num, den, size, k=1):
+            a, b = self.get(run, work, num, size, k), self.get(run, work, den, size, k)
+            return a["median"] / b["median"] if a and b and b["median"] else None
+
+        for what, other, limit in (("bus1 / AF_UNIX seqpacket <= 1", "unix-seqpacket", 1.0),
+                                   ("bus1 / broker <= 0.6", "broker", 0.6),
+                                   ("bus1 / Binder <= 1", "binder", 1.0)):
+            for work in ("rt", "rt-read"):
+                vals = [time_ratio(work, "bus1", other, s) for s in sizes]
+                if any(v is not None for v in vals):
+                    t.add([what, work] + [cell(v, v is not None and v <= limit)
+                                          for v in vals])
+        # Delivery: bus1's throughput over the faster AF_UNIX socket's.
+        for work in ("stream", "stream-read"):
+            ratios = [time_ratio(work, m, "bus1", 1 << 20)
+                      for m in ("unix-seqpacket", "unix-stream")]
+            ratios = [v for v in ratios if v is not None]
+            if ratios:
+                v = min(ratios)
+                t.add(["1 MiB delivery, bus1 / AF_UNIX >= 1.5", work, "", "", "",
+                       cell(v, v >= 1.5)])
+        for work, what in (("mcast", "everyone's time"), ("mcast-send", "sender's CPU time")):
+            vals = [time_ratio(work, "unix-seqpacket", "bus1", s, 64) for s in sizes[:3]]
+            if any(v is not None for v in vals):
+                t.add(["64 AF_UNIX sends / multicast to 64 >= 4 (%s)" % what, work] +
+                      [cell(v, v is not None and v >= 4) for v in vals] + [""])
+        if t.rows:
+            self.tables.append(t)
+
     def build(self):
         for run in self.runs:
+            self.targets(run)
             self.latency(run, "rt", RT_MECHS,
                          "Round trip, receiver copies the payload out")
             self.latency(run, "rt-read", RT_MECHS,
                          "Round trip, receiver reads the payload once (in place where it can)")
-            self.stream(run)
-            self.mcast(run)
+            self.stream(run, "stream", "One-way stream")
+            self.stream(run, "stream-read", "One-way stream, receiver reads the payload once "
+                        "(in place where it can)")
+            self.mcast(run, "mcast", "Multicast", "us per message to all k receivers")
+            # Meaningful with one vCPU only: see method.md.
+            self.mcast(run, "mcast-send",
+                       "Multicast, sender's CPU time per message (thread CPU time)",
+                       "us per message")
             self.passing(run)
             self.pairs(run)
 

@@ -8,6 +8,10 @@
 #   bench.sh           the full bench (about 20 minutes here)
 #   bench.sh quick     a tenth of the iterations: a smoke test of the
 #                      whole chain; its results go to build/bench/ only
+#   bench.sh profile WORKLOAD MECHS SIZE [SCALE]
+#                      one point under icount with the kernel's profiler
+#                      (profile=): where the kernel spends the guest's
+#                      instructions, by function, into build/bench/
 #
 # The runs (BENCH_RUNS picks some):
 #   wall         -accel tcg,thread=multi -smp 4: wall clock, noisy
@@ -23,18 +27,25 @@
 . "$(dirname "$0")/lib.sh"
 
 mode=${1:-full}
+runs=${BENCH_RUNS:-wall icount-smp2 icount-smp1}
 case $mode in
 full) scale=${BENCH_SCALE:-1} ;;
 quick) scale=${BENCH_SCALE:-0.1} ;;
-*) die "usage: bench.sh [quick]" ;;
+profile)
+	[ $# -ge 4 ] || die "usage: bench.sh profile WORKLOAD MECHS SIZE [SCALE]"
+	scale=${5:-10}
+	runs=${BENCH_RUNS:-icount-smp1}
+	;;
+*) die "usage: bench.sh [quick | profile WORKLOAD MECHS SIZE [SCALE]]" ;;
 esac
-runs=${BENCH_RUNS:-wall icount-smp2 icount-smp1}
 parallel=${BENCH_JOBS:-2}
 limit=${BENCH_TIMEOUT:-1800}
 S=$TOP/scripts
 O=$BUILD/obj/x86_64-bench
 G=$BUILD/guest-bench
 B=$BUILD/bench
+# A profile keeps its logs apart: a full bench may be running.
+[ "$mode" != profile ] || B=$BUILD/bench/profile
 started=$SECONDS
 
 run_flags() {
@@ -49,8 +60,8 @@ run_flags() {
 # Independent pairs scale only where vCPUs run in parallel.
 run_work() {
 	case $1 in
-	wall) echo "rt,rt-read,stream,mcast,pass,pairs" ;;
-	*) echo "rt,rt-read,stream,mcast,pass" ;;
+	wall) echo "rt,rt-read,stream,stream-read,mcast,pass,pairs" ;;
+	*) echo "rt,rt-read,stream,stream-read,mcast,pass" ;;
 	esac
 }
 
@@ -99,8 +110,15 @@ boot() {
 	# What else the host runs: it moves the wall-clock figures.
 	echo "load average $(cut -d' ' -f1 /proc/loadavg), $(pgrep -c qemu-system || true) QEMU running" >"$B/$run.host"
 	local cmdline="console=ttyS0 panic=-1 quiet loglevel=3"
-	cmdline+=" bench.run=$run bench.work=$(run_work "$run") bench.scale=$scale"
-	[ -z "${BENCH_MECHS:-}" ] || cmdline+=" bench.mechs=$BENCH_MECHS"
+	if [ "$mode" = profile ]; then
+		# 16-byte buckets: fine enough to tell functions apart.
+		cmdline+=" bench.run=$run bench.work=$prof_work bench.scale=$scale"
+		cmdline+=" bench.mechs=$prof_mechs bench.size=$prof_size"
+		cmdline+=" bench.profile=1 profile=4"
+	else
+		cmdline+=" bench.run=$run bench.work=$(run_work "$run") bench.scale=$scale"
+		[ -z "${BENCH_MECHS:-}" ] || cmdline+=" bench.mechs=$BENCH_MECHS"
+	fi
 	# shellcheck disable=SC2046,SC2086
 	timeout --foreground -k 10 "$limit" qemu-system-x86_64 $(run_flags "$run") $QEMU_COMMON \
 		-kernel "$O/arch/x86/boot/bzImage" -initrd "$G/initramfs.cpio.gz" \
@@ -127,6 +145,20 @@ fi
 nice -n 10 bash "$S/build-kernel.sh" x86_64 bench
 mkdir -p "$G" "$B"
 build_guest
+
+if [ "$mode" = profile ]; then
+	prof_work=$2 prof_mechs=$3 prof_size=$4
+	for run in $runs; do
+		boot "$run" || die "the profiled run failed"
+		out=$B/$run-$prof_work-${prof_mechs//,/+}-$prof_size.txt
+		tr -d '\r' <"$B/$run.log" | grep '^PROF,' |
+			python3 "$S/profile-report.py" "$O/System.map" "$O/.config" \
+				"$B/$run.csv" >"$out"
+		head -n 60 "$out"
+		note "profile: ${out#"$TOP"/}"
+	done
+	exit 0
+fi
 
 note "bench runs: $runs (scale $scale; icount first, wall last)"
 bench_start=$SECONDS

@@ -43,7 +43,9 @@ struct file;
  *		active reference
  * @spare_message: a freed data message kept for the next one sent to
  *		the peer, or NULL; taken and put back with xchg() and
- *		cmpxchg(), freed with the peer
+ *		cmpxchg(), freed with the peer. It stays charged to the
+ *		memory cgroup of the sender that allocated it: one object
+ *		per peer
  *
  * Lifetime: the peer file holds a @ref until it is released, and so does
  * the pending teardown from disconnection until it ran. The peer

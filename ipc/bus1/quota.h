@@ -41,7 +41,8 @@ enum bus1_resource {
  * @n_usages:	number of entries in @usages
  * @spare:	an emptied usage kept for the next user that starts
  *		charging this one, or NULL: a request and its reply would
- *		otherwise allocate and free one per message
+ *		otherwise allocate and free one per message. Freed with the
+ *		user; stays charged to the memory cgroup that allocated it
  *
  * @lock is a spinlock taken innermost: charges are returned where slices
  * are freed, under the lock of a slice allocator. It also protects

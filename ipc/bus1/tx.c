@@ -378,9 +378,8 @@ int bus1_tx_send(struct bus1_peer *sender, const u64 *ids, size_t n_ids,
 		for (i = 0; i < n_ids; i++)
 			tx.dests[i].node = nodes[i];
 		tx.n_dests = n_ids;
-		if (payload->n_handles)
-			r = bus1_handles_lookup(sender, payload->handle_ids,
-						payload->n_handles, tx.handles);
+		r = bus1_handles_lookup(sender, payload->handle_ids,
+					payload->n_handles, tx.handles);
 	}
 	if (nodes != small_nodes)
 		kvfree(nodes);

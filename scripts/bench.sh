@@ -186,6 +186,12 @@ date=$(date -u +%F)
 if [ "$mode" = full ]; then
 	R=$TOP/bench/results
 	out=$R/$date
+	# A later run of the same day keeps the earlier results: DATE-2, ...
+	n=2
+	while [ -e "$out.md" ]; do
+		out=$R/$date-$n
+		n=$((n + 1))
+	done
 else
 	R=$B/results
 	out=$R/$date-quick

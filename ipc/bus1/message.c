@@ -65,16 +65,10 @@ void bus1_message_free(struct bus1_message *msg, struct bus1_peer *releaser)
 	struct bus1_node *node = msg->node;
 	size_t i;
 
-	if (msg->usage) {
-		u64 amount[BUS1_RES_N] = {
-			[BUS1_RES_MESSAGES] = 1,
-			[BUS1_RES_HANDLES] = msg->n_charged_handles,
-			[BUS1_RES_FDS] = msg->n_files,
-		};
-
-		bus1_quota_uncharge(&msg->node->owner->quota, msg->usage,
-				    amount);
-	}
+	if (msg->usage)
+		bus1_quota_uncharge_message(&msg->node->owner->quota,
+					    msg->usage, msg->n_charged_handles,
+					    msg->n_files);
 
 	for (i = 0; i < msg->n_handles; i++)
 		if (msg->handles[i])

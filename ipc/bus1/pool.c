@@ -139,7 +139,9 @@ static int bus1_pool_copy(struct bus1_pool *pool, loff_t pos,
 		copied = copy_folio_from_iter_atomic(folio, offset, bytes, iter);
 		flush_dcache_folio(folio);
 		if (copied) {
-			folio_mark_dirty(folio);
+			/* Only writeback cleans it, under the folio lock. */
+			if (!folio_test_dirty(folio))
+				folio_mark_dirty(folio);
 			folio_mark_accessed(folio);
 		}
 		folio_unlock(folio);

@@ -121,41 +121,56 @@ u64 bus1_queue_stage(struct bus1_queue *queue, struct bus1_queue_node *node)
 }
 
 /**
- * bus1_queue_commit() - commit an entry of a queue
+ * bus1_queue_commit_at() - commit an entry of a queue
  * @queue:	the queue @node is staged in; an entry in no queue is added
  *		to @queue without staging
  * @node:	entry to commit
  * @ts:		even commit timestamp; above the staging timestamp of @node
- *		if it is staged
+ *		if it is staged. Set to the timestamp @node committed at.
  *
- * Raises the clock of @queue to @ts. An entry that was not staged commits
- * at @ts or just above the queue clock, whichever is later; its timestamp
- * is in @node->ts afterwards.
+ * Raises the clock of @queue to the commit. An entry that was not staged
+ * commits at *@ts or just above the queue clock, whichever is later. The
+ * caller learns that timestamp from *@ts, not from @node: once committed,
+ * the entry is the receiver's.
+ *
+ * Return: true if the first entry of @queue can now be received.
+ */
+bool bus1_queue_commit_at(struct bus1_queue *queue,
+			  struct bus1_queue_node *node, u64 *ts)
+{
+	bool ready;
+
+	if (WARN_ON(*ts & 1))
+		(*ts)++;
+
+	spin_lock(&queue->lock);
+	if (bus1_queue_node_is_queued(node)) {
+		WARN_ON(*ts <= node->ts);
+		rb_erase_cached(&node->rb, &queue->entries);
+	} else {
+		*ts = max(*ts, queue->clock + 2);
+		queue->n_entries++;
+	}
+	node->ts = *ts;
+	rb_add_cached(&node->rb, &queue->entries, bus1_queue_node_less);
+	WRITE_ONCE(queue->clock, max(queue->clock, *ts));
+	ready = bus1_queue_settle(queue);
+	spin_unlock(&queue->lock);
+	return ready;
+}
+
+/**
+ * bus1_queue_commit() - commit an entry of a queue at a timestamp
+ * @queue:	as for bus1_queue_commit_at()
+ * @node:	as for bus1_queue_commit_at()
+ * @ts:		as for bus1_queue_commit_at(), but not set
  *
  * Return: true if the first entry of @queue can now be received.
  */
 bool bus1_queue_commit(struct bus1_queue *queue, struct bus1_queue_node *node,
 		       u64 ts)
 {
-	bool ready;
-
-	if (WARN_ON(ts & 1))
-		ts++;
-
-	spin_lock(&queue->lock);
-	if (bus1_queue_node_is_queued(node)) {
-		WARN_ON(ts <= node->ts);
-		rb_erase_cached(&node->rb, &queue->entries);
-	} else {
-		ts = max(ts, queue->clock + 2);
-		queue->n_entries++;
-	}
-	node->ts = ts;
-	rb_add_cached(&node->rb, &queue->entries, bus1_queue_node_less);
-	queue->clock = max(queue->clock, ts);
-	ready = bus1_queue_settle(queue);
-	spin_unlock(&queue->lock);
-	return ready;
+	return bus1_queue_commit_at(queue, node, &ts);
 }
 
 /**
@@ -181,7 +196,7 @@ bool bus1_queue_insert(struct bus1_queue *queue, struct bus1_queue_node *node,
 	node->ts = ts;
 	rb_add_cached(&node->rb, &queue->entries, bus1_queue_node_less);
 	queue->n_entries++;
-	queue->clock = max(queue->clock, ts);
+	WRITE_ONCE(queue->clock, max(queue->clock, ts));
 	ready = bus1_queue_settle(queue);
 	spin_unlock(&queue->lock);
 	return ready;
@@ -198,9 +213,19 @@ u64 bus1_queue_tick(struct bus1_queue *queue, u64 ts)
 {
 	u64 clock;
 
+	/*
+	 * The clock only grows: one at @ts already needs no lock, which
+	 * every send's first look at its sender's clock is. Not where a
+	 * 64-bit load can tear.
+	 */
+	if (IS_ENABLED(CONFIG_64BIT)) {
+		clock = READ_ONCE(queue->clock);
+		if (clock >= ts)
+			return clock;
+	}
 	spin_lock(&queue->lock);
-	queue->clock = max(queue->clock, ts);
-	clock = queue->clock;
+	clock = max(queue->clock, ts);
+	WRITE_ONCE(queue->clock, clock);
 	spin_unlock(&queue->lock);
 	return clock;
 }

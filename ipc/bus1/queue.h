@@ -34,7 +34,8 @@ struct bus1_queue_node {
  * struct bus1_queue - ordered queue of one peer
  * @lock:	protects every field, and @ts and @key of the queued entries
  * @clock:	Lamport clock: the highest commit timestamp this queue has
- *		seen, always even
+ *		seen, always even; written under @lock, read without it on
+ *		64-bit (bus1_queue_tick())
  * @entries:	staged and committed entries, ordered by (ts, key)
  * @n_entries:	number of entries in @entries
  * @ready:	whether the first entry is committed; written under @lock
@@ -89,6 +90,8 @@ void bus1_queue_init(struct bus1_queue *queue);
 void bus1_queue_deinit(struct bus1_queue *queue);
 void bus1_queue_node_init(struct bus1_queue_node *node, u64 key);
 u64 bus1_queue_stage(struct bus1_queue *queue, struct bus1_queue_node *node);
+bool bus1_queue_commit_at(struct bus1_queue *queue,
+			  struct bus1_queue_node *node, u64 *ts);
 bool bus1_queue_commit(struct bus1_queue *queue, struct bus1_queue_node *node,
 		       u64 ts);
 bool bus1_queue_insert(struct bus1_queue *queue, struct bus1_queue_node *node,

@@ -65,6 +65,7 @@ struct bus1_user {
  * @rb:		entry in bus1_user.usages of the charged user
  * @uid:	the charging (sending) user
  * @used:	what it charged, per resource
+ * @n_resources: number of resources with a charge in @used
  *
  * Is in bus1_user.usages exactly while something is charged in it, so an
  * object that holds a charge can keep a plain pointer to it. Protected by
@@ -74,6 +75,7 @@ struct bus1_usage {
 	struct rb_node rb;
 	kuid_t uid;
 	u64 used[BUS1_RES_N];
+	unsigned int n_resources;
 };
 
 /**
@@ -94,8 +96,16 @@ void bus1_quota_deinit(struct bus1_quota *quota);
 kuid_t bus1_quota_uid(struct bus1_quota *quota);
 int bus1_quota_charge(struct bus1_quota *quota, kuid_t from,
 		      const u64 *amount, struct bus1_usage **usage);
+int bus1_quota_charge_message(struct bus1_quota *quota, kuid_t from,
+			      u64 bytes, u64 n_handles, u64 n_fds,
+			      struct bus1_usage **usage);
 void bus1_quota_uncharge(struct bus1_quota *quota, struct bus1_usage *usage,
 			 const u64 *amount);
+void bus1_quota_uncharge_message(struct bus1_quota *quota,
+				 struct bus1_usage *usage, u64 n_handles,
+				 u64 n_fds);
+void bus1_quota_uncharge_slice(struct bus1_quota *quota,
+			       struct bus1_usage *usage, u64 bytes);
 void bus1_quota_uncharge_one(struct bus1_quota *quota,
 			     struct bus1_usage *usage,
 			     enum bus1_resource res, u64 n);

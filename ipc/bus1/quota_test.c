@@ -6,6 +6,7 @@
 
 #include <kunit/test.h>
 #include <linux/limits.h>
+#include <linux/math64.h>
 #include <linux/minmax.h>
 #include <linux/uidgid.h>
 #include "quota.h"
@@ -75,6 +76,49 @@ static void bus1_quota_test_edges(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, bus1_quota_fits(U64_MAX, U64_MAX, 0, 1, 1));
 	KUNIT_EXPECT_FALSE(test, bus1_quota_fits(U64_MAX, 0, 0, U64_MAX, 1));
 	KUNIT_EXPECT_TRUE(test, bus1_quota_fits(U64_MAX, 0, 0, U64_MAX / 4, 1));
+}
+
+/*
+ * The documented rule, written as a division: a check without one must
+ * agree with it everywhere, so every small case is compared.
+ */
+static bool fits_by_division(u64 limit, u64 used, u64 share, u64 n_users,
+			     u64 amount)
+{
+	u64 left;
+
+	if (!n_users || used > limit || amount > limit - used)
+		return false;
+	left = div64_u64(limit - used - amount, n_users);
+	return share <= left && amount <= left - share;
+}
+
+/* Cases of @limit and @used where the two disagree. */
+static unsigned long rule_mismatches(u64 limit, u64 used)
+{
+	unsigned long wrong = 0;
+	u64 share, n, c;
+	bool fits;
+
+	for (share = 0; share <= used; share++)
+		for (n = 0; n <= 4; n++)
+			for (c = 1; c <= limit + 2; c++) {
+				fits = bus1_quota_fits(limit, used, share, n, c);
+				wrong += fits != fits_by_division(limit, used,
+								  share, n, c);
+			}
+	return wrong;
+}
+
+static void bus1_quota_test_rule(struct kunit *test)
+{
+	unsigned long wrong = 0;
+	u64 limit, used;
+
+	for (limit = 0; limit <= 20; limit++)
+		for (used = 0; used <= limit + 2; used++)
+			wrong += rule_mismatches(limit, used);
+	KUNIT_EXPECT_EQ(test, wrong, 0UL);
 }
 
 /* Users with a share, and user @self, which is about to charge. */
@@ -194,12 +238,62 @@ static void bus1_quota_test_charge(struct kunit *test)
 	bus1_quota_deinit(&q);
 }
 
+/*
+ * A message's charge comes back in two parts, the message at receipt and
+ * the slice at release, in either order; the usage goes with the last.
+ */
+static void bus1_quota_test_message(struct kunit *test)
+{
+	struct bus1_usage *a, *b;
+	struct bus1_quota q;
+	struct bus1_user *user;
+	int i;
+
+	KUNIT_ASSERT_EQ(test, bus1_quota_init(&q), 0);
+	user = q.user;
+	KUNIT_ASSERT_EQ(test, bus1_quota_charge_message(&q, KUIDT_INIT(70001),
+							64, 2, 1, &a), 0);
+	KUNIT_ASSERT_EQ(test, bus1_quota_charge_message(&q, KUIDT_INIT(70001),
+							8, 0, 0, &b), 0);
+	KUNIT_EXPECT_PTR_EQ(test, a, b);
+	KUNIT_EXPECT_EQ(test, q.used[BUS1_RES_BYTES], 72ULL);
+	KUNIT_EXPECT_EQ(test, q.used[BUS1_RES_SLICES], 2ULL);
+	KUNIT_EXPECT_EQ(test, q.used[BUS1_RES_MESSAGES], 2ULL);
+	KUNIT_EXPECT_EQ(test, q.used[BUS1_RES_HANDLES], 2ULL);
+	KUNIT_EXPECT_EQ(test, q.used[BUS1_RES_FDS], 1ULL);
+	KUNIT_EXPECT_EQ(test, user->n_users[BUS1_RES_FDS], 1ULL);
+
+	/* A peer's limit holds for a message as for any charge. */
+	KUNIT_EXPECT_EQ(test, bus1_quota_charge_message(&q, KUIDT_INIT(70001),
+							8, 0, U64_MAX, &b),
+			-EDQUOT);
+	KUNIT_EXPECT_EQ(test, q.used[BUS1_RES_MESSAGES], 2ULL);
+
+	bus1_quota_uncharge_message(&q, a, 2, 1);
+	KUNIT_EXPECT_EQ(test, user->n_users[BUS1_RES_FDS], 0ULL);
+	KUNIT_EXPECT_EQ(test, user->n_users[BUS1_RES_MESSAGES], 1ULL);
+	bus1_quota_uncharge_slice(&q, a, 64);
+	bus1_quota_uncharge_slice(&q, a, 8);
+	KUNIT_EXPECT_EQ(test, user->n_usages, 1ULL);
+	KUNIT_EXPECT_EQ(test, user->n_users[BUS1_RES_SLICES], 0ULL);
+	bus1_quota_uncharge_message(&q, a, 0, 0);
+	KUNIT_EXPECT_EQ(test, user->n_usages, 0ULL);
+	for (i = 0; i < BUS1_RES_N; i++) {
+		KUNIT_EXPECT_EQ(test, q.used[i], 0ULL);
+		KUNIT_EXPECT_EQ(test, user->used[i], 0ULL);
+		KUNIT_EXPECT_EQ(test, user->n_users[i], 0ULL);
+	}
+	bus1_quota_deinit(&q);
+}
+
 static struct kunit_case bus1_quota_test_cases[] = {
 	KUNIT_CASE(bus1_quota_test_lone_user_gets_half),
 	KUNIT_CASE(bus1_quota_test_second_user),
 	KUNIT_CASE(bus1_quota_test_edges),
+	KUNIT_CASE(bus1_quota_test_rule),
 	KUNIT_CASE(bus1_quota_test_floor),
 	KUNIT_CASE(bus1_quota_test_charge),
+	KUNIT_CASE(bus1_quota_test_message),
 	{}
 };
 

@@ -71,13 +71,9 @@ int bus1_slices_init(struct bus1_slices *slices, size_t size,
 static void bus1_slice_uncharge(struct bus1_slices *slices,
 				struct bus1_slice *slice)
 {
-	u64 amount[BUS1_RES_N] = {
-		[BUS1_RES_BYTES] = slice->size,
-		[BUS1_RES_SLICES] = 1,
-	};
-
 	if (slice->usage)
-		bus1_quota_uncharge(slices->quota, slice->usage, amount);
+		bus1_quota_uncharge_slice(slices->quota, slice->usage,
+					  slice->size);
 	slice->usage = NULL;
 }
 

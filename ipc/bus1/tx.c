@@ -52,7 +52,7 @@
 /**
  * struct bus1_tx_dest - one destination of a transaction
  * @node:	the destination node, a counted reference; NULL if its ID
- *		was not found
+ *		was not found, or once @msg holds the reference
  * @peer:	owner of @node
  * @msg:	the message for @peer, until it is committed
  * @active:	whether an active reference to @peer is held
@@ -130,12 +130,6 @@ static int bus1_tx_prepare_one(struct bus1_tx *tx, struct bus1_tx_dest *d,
 			       size_t size)
 {
 	struct bus1_tx_payload *p = tx->payload;
-	u64 amount[BUS1_RES_N] = {
-		[BUS1_RES_SLICES] = 1,
-		[BUS1_RES_MESSAGES] = 1,
-		[BUS1_RES_HANDLES] = p->n_handles,
-		[BUS1_RES_FDS] = p->n_files,
-	};
 	struct bus1_message *msg;
 	struct bus1_slice *slice;
 	struct bus1_usage *usage;
@@ -155,9 +149,10 @@ static int bus1_tx_prepare_one(struct bus1_tx *tx, struct bus1_tx_dest *d,
 		bus1_message_free(msg, tx->sender);
 		return PTR_ERR(slice);
 	}
-	amount[BUS1_RES_BYTES] = slice->size;
-	r = bus1_quota_charge(&d->peer->quota,
-			      bus1_quota_uid(&tx->sender->quota), amount, &usage);
+	r = bus1_quota_charge_message(&d->peer->quota,
+				      bus1_quota_uid(&tx->sender->quota),
+				      slice->size, p->n_handles, p->n_files,
+				      &usage);
 	if (r) {
 		bus1_pool_free(&d->peer->pool, slice);
 		bus1_message_free(msg, tx->sender);
@@ -167,8 +162,9 @@ static int bus1_tx_prepare_one(struct bus1_tx *tx, struct bus1_tx_dest *d,
 
 	bus1_queue_node_init(&msg->qnode, (unsigned long)tx);
 	msg->slice = slice;
-	kref_get(&d->node->ref);
+	/* The message takes over the reference. */
 	msg->node = d->node;
+	d->node = NULL;
 	msg->size = size;
 	for (i = 0; i < p->n_handles; i++) {
 		bus1_node_inflight_get(tx->handles[i]);
@@ -241,18 +237,19 @@ static int bus1_tx_copy(struct bus1_tx *tx)
 }
 
 /*
- * Commit @d at @ts and wake its receiver if it can receive now. A unicast
+ * Commit @d at *@ts, or later if its queue's clock is ahead, which *@ts
+ * then tells, and wake its receiver if it can receive now. A unicast
  * wakes it as sockets and pipes wake their reader, @sync: the sender
  * usually waits for the reply next, so the receiver may as well run on
  * the sender's CPU. The receivers of a multicast had better not all.
  */
-static void bus1_tx_commit_one(struct bus1_tx_dest *d, u64 ts, bool sync)
+static void bus1_tx_commit_one(struct bus1_tx_dest *d, u64 *ts, bool sync)
 {
 	struct bus1_message *msg = d->msg;
 
 	/* From here on the receiver owns the message; do not touch it. */
 	d->msg = NULL;
-	if (!bus1_queue_commit(&d->peer->queue, &msg->qnode, ts))
+	if (!bus1_queue_commit_at(&d->peer->queue, &msg->qnode, ts))
 		return;
 	if (sync)
 		wake_up_interruptible_sync_poll(&d->peer->waitq,
@@ -284,9 +281,8 @@ static void bus1_tx_commit(struct bus1_tx *tx)
 	if (tx->n_msgs == 1) {
 		for (d = tx->dests; !d->msg; d++)
 			;
-		bus1_tx_commit_one(d, bus1_queue_commit_ts(ts), true);
-		/* The queue's clock is now at or above the commit. */
-		ts = bus1_queue_tick(&d->peer->queue, 0);
+		ts = bus1_queue_commit_ts(ts);
+		bus1_tx_commit_one(d, &ts, true);
 	} else if (tx->n_msgs > 1) {
 		for (i = 0; i < tx->n_dests; i++) {
 			d = &tx->dests[i];
@@ -298,9 +294,10 @@ static void bus1_tx_commit(struct bus1_tx *tx)
 		for (i = 0; i < tx->n_dests; i++)
 			if (tx->dests[i].msg)
 				bus1_queue_tick(&tx->dests[i].peer->queue, ts);
+		/* Staged entries commit at @ts exactly. */
 		for (i = 0; i < tx->n_dests; i++)
 			if (tx->dests[i].msg)
-				bus1_tx_commit_one(&tx->dests[i], ts, false);
+				bus1_tx_commit_one(&tx->dests[i], &ts, false);
 	}
 	bus1_queue_tick(sender_queue, ts);
 	for (i = 0; i < tx->payload->n_handles; i++)

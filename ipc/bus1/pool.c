@@ -151,6 +151,9 @@ static int bus1_pool_copy(struct bus1_pool *pool, loff_t pos,
 		    fault_in_iov_iter_readable(iter, bytes - copied) ==
 		    bytes - copied)
 			return -EFAULT;
+		/* Between folios: most messages fit in one. */
+		if (!iov_iter_count(iter))
+			break;
 		if (fatal_signal_pending(current))
 			return -EINTR;
 		cond_resched();

@@ -560,8 +560,11 @@ SYSCALL_DEFINE3(bus1_recv, int, fd, struct bus1_recv __user *, uargs,
 		if (r <= 0)
 			return r ?: -E2BIG;
 	}
-	if (get_user(flags, &uargs->flags) || get_user(offset, &uargs->offset))
+	if (!user_read_access_begin(uargs, sizeof(*uargs)))
 		return -EFAULT;
+	unsafe_get_user(flags, &uargs->flags, efault);
+	unsafe_get_user(offset, &uargs->offset, efault);
+	user_read_access_end();
 	if (flags & ~(BUS1_RECV_FDS | BUS1_RECV_RELEASE))
 		return -EINVAL;
 	peer = bus1_peer_enter_fd(f);
@@ -570,6 +573,9 @@ SYSCALL_DEFINE3(bus1_recv, int, fd, struct bus1_recv __user *, uargs,
 
 	return bus1_peer_recv(peer, fd_file(f)->f_flags & O_NONBLOCK,
 			      flags, offset, uargs);
+efault:
+	user_read_access_end();
+	return -EFAULT;
 }
 
 /*

@@ -22,8 +22,9 @@ import sys
 RUN_ORDER = ["icount-smp2", "icount-smp1", "wall"]
 RUN_WHAT = {
     "icount-smp2": "icount, 2 vCPUs, client and server pinned to different CPUs "
-                   "(cross-CPU path length, deterministic)",
-    "icount-smp1": "icount, 1 vCPU (same-CPU path length, deterministic)",
+                   "(cross-CPU path length; repeatable for one kernel build)",
+    "icount-smp1": "icount, 1 vCPU (same-CPU path length; repeatable for one "
+                   "kernel build)",
     "wall": "wall clock, TCG multi-threaded, 4 vCPUs, pinned as for smp2 (noisy)",
 }
 RT_MECHS = ["bus1", "unix-seqpacket", "unix-stream", "pipe", "broker", "binder", "futex"]

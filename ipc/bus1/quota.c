@@ -34,8 +34,8 @@
 #include <linux/cred.h>
 #include <linux/hashtable.h>
 #include <linux/init.h>
-#include <linux/overflow.h>
 #include <linux/mutex.h>
+#include <linux/overflow.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/sysctl.h>
@@ -202,6 +202,7 @@ static __always_inline bool bus1_quota_check_all(struct bus1_quota *quota,
 						 struct bus1_usage *usage,
 						 const u64 *amount)
 {
+	lockdep_assert_held(&quota->user->lock);
 	return bus1_quota_check_one(BUS1_RES_BYTES, quota, usage, amount) &&
 	       bus1_quota_check_one(BUS1_RES_SLICES, quota, usage, amount) &&
 	       bus1_quota_check_one(BUS1_RES_MESSAGES, quota, usage, amount) &&
@@ -213,6 +214,7 @@ static __always_inline void bus1_quota_add_all(struct bus1_quota *quota,
 					       struct bus1_usage *u,
 					       const u64 *amount)
 {
+	lockdep_assert_held(&quota->user->lock);
 	bus1_quota_add_one(BUS1_RES_BYTES, quota, u, amount);
 	bus1_quota_add_one(BUS1_RES_SLICES, quota, u, amount);
 	bus1_quota_add_one(BUS1_RES_MESSAGES, quota, u, amount);
@@ -224,6 +226,7 @@ static __always_inline void bus1_quota_sub_all(struct bus1_quota *quota,
 					       struct bus1_usage *u,
 					       const u64 *amount)
 {
+	lockdep_assert_held(&quota->user->lock);
 	bus1_quota_sub_one(BUS1_RES_BYTES, quota, u, amount);
 	bus1_quota_sub_one(BUS1_RES_SLICES, quota, u, amount);
 	bus1_quota_sub_one(BUS1_RES_MESSAGES, quota, u, amount);

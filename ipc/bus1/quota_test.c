@@ -179,6 +179,18 @@ static void bus1_quota_test_floor(struct kunit *test)
 			}
 }
 
+/* Every charge of @q and of its user was returned. */
+static void expect_nothing_charged(struct kunit *test, struct bus1_quota *q)
+{
+	int i;
+
+	for (i = 0; i < BUS1_RES_N; i++) {
+		KUNIT_EXPECT_EQ(test, q->used[i], 0ULL);
+		KUNIT_EXPECT_EQ(test, q->user->used[i], 0ULL);
+		KUNIT_EXPECT_EQ(test, q->user->n_users[i], 0ULL);
+	}
+}
+
 /* Charging a real quota: all or nothing, and back to zero. */
 static void bus1_quota_test_charge(struct kunit *test)
 {
@@ -191,7 +203,6 @@ static void bus1_quota_test_charge(struct kunit *test)
 	struct bus1_usage *a, *a2, *b, *f;
 	struct bus1_quota q;
 	struct bus1_user *user;
-	int i;
 
 	KUNIT_ASSERT_EQ(test, bus1_quota_init(&q), 0);
 	user = q.user;
@@ -230,11 +241,7 @@ static void bus1_quota_test_charge(struct kunit *test)
 	bus1_quota_uncharge_one(&q, a, BUS1_RES_MESSAGES, 1);
 	bus1_quota_uncharge(&q, b, one_msg);
 	KUNIT_EXPECT_EQ(test, user->n_usages, 0ULL);
-	for (i = 0; i < BUS1_RES_N; i++) {
-		KUNIT_EXPECT_EQ(test, q.used[i], 0ULL);
-		KUNIT_EXPECT_EQ(test, user->used[i], 0ULL);
-		KUNIT_EXPECT_EQ(test, user->n_users[i], 0ULL);
-	}
+	expect_nothing_charged(test, &q);
 	bus1_quota_deinit(&q);
 }
 
@@ -247,7 +254,6 @@ static void bus1_quota_test_message(struct kunit *test)
 	struct bus1_usage *a, *b;
 	struct bus1_quota q;
 	struct bus1_user *user;
-	int i;
 
 	KUNIT_ASSERT_EQ(test, bus1_quota_init(&q), 0);
 	user = q.user;
@@ -278,11 +284,7 @@ static void bus1_quota_test_message(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, user->n_users[BUS1_RES_SLICES], 0ULL);
 	bus1_quota_uncharge_message(&q, a, 0, 0);
 	KUNIT_EXPECT_EQ(test, user->n_usages, 0ULL);
-	for (i = 0; i < BUS1_RES_N; i++) {
-		KUNIT_EXPECT_EQ(test, q.used[i], 0ULL);
-		KUNIT_EXPECT_EQ(test, user->used[i], 0ULL);
-		KUNIT_EXPECT_EQ(test, user->n_users[i], 0ULL);
-	}
+	expect_nothing_charged(test, &q);
 	bus1_quota_deinit(&q);
 }
 

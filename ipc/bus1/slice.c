@@ -8,8 +8,10 @@
  * space never stays split into adjacent pieces. Allocated slices are also
  * kept in a tree by offset, so a release names its slice by offset.
  *
- * Allocation is linear in the number of slices, which the per-user quotas
- * bound.
+ * The free slices have a list of their own, in offset order: allocation
+ * and a free without a free neighbour are linear in the number of free
+ * slices, however many messages a receiver holds. The per-user quotas
+ * bound both.
  */
 
 #include <linux/align.h>
@@ -56,6 +58,7 @@ int bus1_slices_init(struct bus1_slices *slices, size_t size,
 
 	spin_lock_init(&slices->lock);
 	INIT_LIST_HEAD(&slices->all);
+	INIT_LIST_HEAD(&slices->free);
 	slices->busy = RB_ROOT;
 	slices->size = size;
 	slices->allocated = 0;
@@ -64,6 +67,7 @@ int bus1_slices_init(struct bus1_slices *slices, size_t size,
 	slices->spare = NULL;
 	all->size = size;
 	list_add(&all->entry, &slices->all);
+	list_add(&all->free_entry, &slices->free);
 	return 0;
 }
 
@@ -95,6 +99,7 @@ void bus1_slices_deinit(struct bus1_slices *slices)
 	kfree(slices->spare);
 	slices->spare = NULL;
 	INIT_LIST_HEAD(&slices->all);
+	INIT_LIST_HEAD(&slices->free);
 	slices->busy = RB_ROOT;
 	slices->allocated = 0;
 	slices->n_busy = 0;
@@ -120,8 +125,8 @@ struct bus1_slice *bus1_slices_alloc(struct bus1_slices *slices, size_t size)
 	spin_lock(&slices->lock);
 	for (;;) {
 		found = false;
-		list_for_each_entry(slice, &slices->all, entry) {
-			if (!slice->busy && slice->size >= size) {
+		list_for_each_entry(slice, &slices->free, free_entry) {
+			if (slice->size >= size) {
 				found = true;
 				break;
 			}
@@ -141,7 +146,10 @@ struct bus1_slice *bus1_slices_alloc(struct bus1_slices *slices, size_t size)
 			slices->spare = new;
 	}
 	if (found && slice->size > size) {
-		/* The front of the free slice becomes the allocation. */
+		/*
+		 * The front of the free slice becomes the allocation; the
+		 * rest keeps its place in both lists.
+		 */
 		new = slices->spare;
 		slices->spare = NULL;
 		new->offset = slice->offset;
@@ -150,6 +158,8 @@ struct bus1_slice *bus1_slices_alloc(struct bus1_slices *slices, size_t size)
 		slice->size -= size;
 		list_add_tail(&new->entry, &slice->entry);
 		slice = new;
+	} else if (found) {
+		list_del(&slice->free_entry);
 	}
 	if (found) {
 		slice->busy = true;
@@ -162,7 +172,10 @@ struct bus1_slice *bus1_slices_alloc(struct bus1_slices *slices, size_t size)
 	return found ? slice : ERR_PTR(-ENOSPC);
 }
 
-/* Merge @b, which follows @a, into @a; both free; lock held. */
+/*
+ * Merge @b, which follows @a, into @a; both free, @b no longer on the free
+ * list; lock held.
+ */
 static void bus1_slices_merge(struct bus1_slices *slices,
 			      struct bus1_slice *a, struct bus1_slice *b)
 {
@@ -184,7 +197,8 @@ static void bus1_slices_merge(struct bus1_slices *slices,
 static void bus1_slices_unlink(struct bus1_slices *slices,
 			       struct bus1_slice *slice)
 {
-	struct bus1_slice *next, *prev;
+	struct bus1_slice *next = NULL, *prev = NULL, *f;
+	bool next_free, prev_free;
 
 	lockdep_assert_held(&slices->lock);
 	bus1_slice_uncharge(slices, slice);
@@ -194,15 +208,28 @@ static void bus1_slices_unlink(struct bus1_slices *slices,
 	slices->allocated -= slice->size;
 	slices->n_busy--;
 
-	if (!list_is_last(&slice->entry, &slices->all)) {
+	if (!list_is_last(&slice->entry, &slices->all))
 		next = list_next_entry(slice, entry);
-		if (!next->busy)
-			bus1_slices_merge(slices, slice, next);
-	}
-	if (!list_is_first(&slice->entry, &slices->all)) {
+	if (!list_is_first(&slice->entry, &slices->all))
 		prev = list_prev_entry(slice, entry);
-		if (!prev->busy)
-			bus1_slices_merge(slices, prev, slice);
+	next_free = next && !next->busy;
+	prev_free = prev && !prev->busy;
+	if (next_free) {
+		/* @slice takes the place of @next on the free list. */
+		list_replace(&next->free_entry, &slice->free_entry);
+		bus1_slices_merge(slices, slice, next);
+	} else if (!prev_free) {
+		/* No free neighbour: find its place on the free list. */
+		list_for_each_entry(f, &slices->free, free_entry)
+			if (f->offset > slice->offset)
+				break;
+		list_add_tail(&slice->free_entry, &f->free_entry);
+	}
+	if (prev_free) {
+		/* @prev is on the free list already. */
+		if (next_free)
+			list_del(&slice->free_entry);
+		bus1_slices_merge(slices, prev, slice);
 	}
 }
 

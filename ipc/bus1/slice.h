@@ -20,6 +20,7 @@ struct bus1_usage;
 /**
  * struct bus1_slice - a range of a pool, allocated or free
  * @entry:	link in bus1_slices.all
+ * @free_entry:	link in bus1_slices.free while free
  * @rb:		link in bus1_slices.busy while allocated
  * @offset:	start in the pool, a multiple of BUS1_SLICE_ALIGN
  * @size:	length in bytes, a multiple of BUS1_SLICE_ALIGN
@@ -36,6 +37,7 @@ struct bus1_usage;
  */
 struct bus1_slice {
 	struct list_head entry;
+	struct list_head free_entry;
 	struct rb_node rb;
 	size_t offset;
 	size_t size;
@@ -48,6 +50,7 @@ struct bus1_slice {
  * struct bus1_slices - slice allocator of one pool
  * @lock:	protects every field and every slice
  * @all:	all slices, allocated and free, tiling the pool by offset
+ * @free:	the free slices, by offset
  * @busy:	allocated slices by offset
  * @size:	size of the pool
  * @allocated:	bytes allocated
@@ -61,6 +64,7 @@ struct bus1_slice {
 struct bus1_slices {
 	spinlock_t lock;	/* guards the fields and all slices */
 	struct list_head all;
+	struct list_head free;
 	struct rb_root busy;
 	size_t size;
 	size_t allocated;

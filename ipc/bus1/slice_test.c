@@ -95,6 +95,52 @@ static void bus1_slice_test_reuse_and_merge(struct kunit *test)
 	bus1_slices_deinit(&s);
 }
 
+/* The free list holds exactly the free slices of @slices, by offset. */
+static void check_free_list(struct kunit *test, struct bus1_slices *slices)
+{
+	struct list_head *f = &slices->free;
+	struct bus1_slice *slice;
+
+	list_for_each_entry(slice, &slices->all, entry) {
+		if (slice->busy)
+			continue;
+		f = f->next;
+		KUNIT_ASSERT_PTR_EQ(test, f, &slice->free_entry);
+	}
+	KUNIT_EXPECT_PTR_EQ(test, f->next, &slices->free);
+}
+
+/*
+ * Holes freed in any order, next to busy or free neighbours, keep the
+ * free list in step with the pool, and allocation still takes the first
+ * hole that fits.
+ */
+static void bus1_slice_test_free_list(struct kunit *test)
+{
+	static const int order[] = { 5, 1, 9, 3, 14, 7, 2, 12, 0, 15, 8, 4 };
+	struct bus1_slices s;
+	unsigned int i;
+
+	slices_setup(test, &s);
+	for (i = 0; i < 16; i++)
+		KUNIT_ASSERT_EQ(test, alloc_offset(test, &s, 64), i * 64UL);
+	check_free_list(test, &s);
+	for (i = 0; i < ARRAY_SIZE(order); i++) {
+		KUNIT_ASSERT_EQ(test, release(&s, order[i] * 64), 0);
+		check_free_list(test, &s);
+	}
+	/* Free now: 0-5, 7-9, 12, 14-15 and the tail from 1024. */
+	KUNIT_EXPECT_EQ(test, list_count_nodes(&s.free), 4UL);
+	KUNIT_EXPECT_EQ(test, alloc_offset(test, &s, 256), 0UL);
+	KUNIT_EXPECT_EQ(test, alloc_offset(test, &s, 192), 448UL);
+	KUNIT_EXPECT_EQ(test, alloc_offset(test, &s, 64), 256UL);
+	KUNIT_EXPECT_EQ(test, alloc_offset(test, &s, 128), 896UL);
+	KUNIT_EXPECT_EQ(test, alloc_offset(test, &s, 100), 1024UL);
+	KUNIT_EXPECT_EQ(test, alloc_offset(test, &s, 64), 320UL);
+	check_free_list(test, &s);
+	bus1_slices_deinit(&s);
+}
+
 static void bus1_slice_test_release_errors(struct kunit *test)
 {
 	struct bus1_slices s;
@@ -209,6 +255,7 @@ static struct kunit_case bus1_slice_test_cases[] = {
 	KUNIT_CASE(bus1_slice_test_aligned_and_packed),
 	KUNIT_CASE(bus1_slice_test_full),
 	KUNIT_CASE(bus1_slice_test_reuse_and_merge),
+	KUNIT_CASE(bus1_slice_test_free_list),
 	KUNIT_CASE(bus1_slice_test_release_errors),
 	KUNIT_CASE(bus1_slice_test_unpublished),
 	KUNIT_CASE(bus1_slice_test_release_all_or_nothing),

@@ -378,6 +378,22 @@ static void bus1_send_in_free(struct bus1_send_in *in)
 }
 
 /*
+ * copy_struct_from_user()'s rule for the @size - @known bytes that follow
+ * the @known bytes of a structure the kernel knows: a newer, larger one
+ * must hold zeroes there. Return: 0, -E2BIG, or -EFAULT.
+ */
+static int bus1_check_zeroed_tail(const void __user *uargs, size_t known,
+				  size_t size)
+{
+	int r;
+
+	if (size <= known)
+		return 0;
+	r = check_zeroed_user(uargs + known, size - known);
+	return r < 0 ? r : r ? 0 : -E2BIG;
+}
+
+/*
  * copy_struct_from_user() for the arguments of every send, read field by
  * field: a structure copy of 64 bytes and more is a "rep movsb" on CPUs
  * without fast short string moves, which costs more than the ten loads.
@@ -390,11 +406,9 @@ static int bus1_send_read_args(struct bus1_send *args,
 	int r;
 
 	BUILD_BUG_ON(sizeof(*args) != BUS1_SEND_SIZE_VER0);
-	if (size > sizeof(*uargs)) {
-		r = check_zeroed_user(uargs + 1, size - sizeof(*uargs));
-		if (r <= 0)
-			return r ?: -E2BIG;
-	}
+	r = bus1_check_zeroed_tail(uargs, sizeof(*uargs), size);
+	if (r)
+		return r;
 	if (!user_read_access_begin(uargs, sizeof(*uargs)))
 		return -EFAULT;
 	unsafe_get_user(args->flags, &uargs->flags, efault);
@@ -555,11 +569,9 @@ SYSCALL_DEFINE3(bus1_recv, int, fd, struct bus1_recv __user *, uargs,
 	 * As copy_struct_from_user() would, but only the two fields that are
 	 * read are copied: this is the hot path of every receiver.
 	 */
-	if (size > sizeof(*uargs)) {
-		r = check_zeroed_user(uargs + 1, size - sizeof(*uargs));
-		if (r <= 0)
-			return r ?: -E2BIG;
-	}
+	r = bus1_check_zeroed_tail(uargs, sizeof(*uargs), size);
+	if (r)
+		return r;
 	if (!user_read_access_begin(uargs, sizeof(*uargs)))
 		return -EFAULT;
 	unsafe_get_user(flags, &uargs->flags, efault);

@@ -128,10 +128,9 @@ static void bus1_node_queue_release(struct bus1_node *node,
 	node->release_queued = true;
 	bus1_queue_node_init(qnode, (unsigned long)node);
 	ts = bus1_queue_commit_ts(bus1_queue_tick(&releaser->queue, 0));
-	if (bus1_queue_commit(&owner->queue, qnode, ts))
+	if (bus1_queue_commit_at(&owner->queue, qnode, &ts))
 		wake_up_interruptible_poll(&owner->waitq, EPOLLIN | EPOLLRDNORM);
-	/* The owner cannot take the notice out while the lock is held. */
-	bus1_queue_tick(&releaser->queue, qnode->ts);
+	bus1_queue_tick(&releaser->queue, ts);
 	bus1_peer_release(owner);
 }
 

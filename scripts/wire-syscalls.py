@@ -43,7 +43,7 @@ TABLES = [
 KCONFIG = """\
 config BUS1
 	bool "bus1 capability-based IPC"
-	depends on MMU
+	depends on SHMEM
 	help
 	  bus1 is a machine-local, capability-based IPC bus: peers send
 	  unicast and multicast messages to nodes they hold handles for,

@@ -73,17 +73,6 @@ void bus1_node_put(struct bus1_node *node)
 }
 
 /**
- * bus1_node_is_destroyed() - whether a node was destroyed
- * @node:	node to test
- *
- * Return: true once the destruction of @node committed.
- */
-bool bus1_node_is_destroyed(struct bus1_node *node)
-{
-	return READ_ONCE(node->destroy_ts);
-}
-
-/**
  * bus1_node_link() - record a new handle to a node
  * @node:	the node
  * @handle:	a handle of @node, linked into no node yet

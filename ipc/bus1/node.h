@@ -9,6 +9,7 @@
  * tells every holder.
  */
 
+#include <linux/compiler.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/types.h>
@@ -67,10 +68,20 @@ struct bus1_handle *bus1_node_receive(struct bus1_node *node,
 				      struct bus1_handle *existing,
 				      struct bus1_handle *spare,
 				      const struct bus1_queue_node *qnode);
-bool bus1_node_is_destroyed(struct bus1_node *node);
 bool bus1_node_destroyed_before(struct bus1_node *node,
 				const struct bus1_queue_node *qnode);
 bool bus1_node_release_withdrawn(struct bus1_node *node);
 void bus1_node_release_done(struct bus1_node *node);
+
+/**
+ * bus1_node_is_destroyed() - whether a node was destroyed
+ * @node:	node to test
+ *
+ * Return: true once the destruction of @node committed.
+ */
+static inline bool bus1_node_is_destroyed(struct bus1_node *node)
+{
+	return READ_ONCE(node->destroy_ts);
+}
 
 #endif /* __BUS1_NODE_H */

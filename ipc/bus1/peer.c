@@ -25,9 +25,6 @@
 #include "node.h"
 #include "peer.h"
 
-/* Added to bus1_peer.active when the peer disconnects. */
-#define BUS1_PEER_DISCONNECTED	INT_MIN
-
 static void bus1_peer_teardown_work(struct work_struct *work);
 
 static struct bus1_peer *bus1_peer_new(void)
@@ -131,44 +128,6 @@ static void bus1_peer_teardown_work(struct work_struct *work)
 }
 
 /**
- * bus1_peer_acquire() - take an active reference to a peer
- * @peer:	peer to use, kept in memory by the caller
- *
- * An active reference keeps the queue, pool and handles of @peer usable,
- * even if the peer disconnects meanwhile.
- *
- * Return: true on success, false if @peer is disconnected.
- */
-bool bus1_peer_acquire(struct bus1_peer *peer)
-{
-	return atomic_inc_unless_negative(&peer->active);
-}
-
-/**
- * bus1_peer_release() - drop an active reference to a peer
- * @peer:	peer to release, kept in memory by the caller
- *
- * The last active reference to a disconnected peer schedules its
- * teardown, so this may be called under any bus1 lock.
- */
-void bus1_peer_release(struct bus1_peer *peer)
-{
-	if (atomic_dec_return(&peer->active) == BUS1_PEER_DISCONNECTED)
-		schedule_work(&peer->teardown_work);
-}
-
-/**
- * bus1_peer_enter() - start a system call on a peer
- * @peer:	the caller's peer, kept in memory by its file
- *
- * Return: 0 on success, -ESHUTDOWN if @peer is disconnected.
- */
-int bus1_peer_enter(struct bus1_peer *peer)
-{
-	return bus1_peer_acquire(peer) ? 0 : -ESHUTDOWN;
-}
-
-/**
  * bus1_peer_leave() - end a system call on a peer
  * @peer:	the caller's peer
  *
@@ -231,7 +190,11 @@ static __poll_t bus1_peer_fop_poll(struct file *file, poll_table *wait)
 {
 	struct bus1_peer *peer = file->private_data;
 
-	poll_wait(file, &peer->waitq, wait);
+	if (!poll_does_not_wait(wait)) {
+		poll_wait(file, &peer->waitq, wait);
+		/* Pairs with wq_has_sleeper() in bus1_tx_commit_one(). */
+		smp_mb();
+	}
 	if (test_bit(BUS1_PEER_BIT_DISCONNECTED, &peer->flags))
 		return EPOLLHUP;
 	return bus1_queue_is_ready(&peer->queue) ? EPOLLIN | EPOLLRDNORM : 0;

@@ -8,7 +8,9 @@
  */
 
 #include <linux/atomic.h>
+#include <linux/errno.h>
 #include <linux/kref.h>
+#include <linux/limits.h>
 #include <linux/mutex.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -84,16 +86,54 @@ struct bus1_peer {
 /* Set once the peer is disconnected; never cleared. */
 #define BUS1_PEER_BIT_DISCONNECTED	0
 
+/* Added to bus1_peer.active when the peer disconnects. */
+#define BUS1_PEER_DISCONNECTED	INT_MIN
+
 int bus1_peer_create_fd(unsigned int flags);
 struct bus1_peer *bus1_peer_from_file(struct file *file);
 void bus1_peer_put(struct bus1_peer *peer);
-bool bus1_peer_acquire(struct bus1_peer *peer);
-void bus1_peer_release(struct bus1_peer *peer);
-int bus1_peer_enter(struct bus1_peer *peer);
 void bus1_peer_leave(struct bus1_peer *peer);
 int bus1_peer_disconnect(struct bus1_peer *peer);
 int bus1_peer_recv(struct bus1_peer *peer, bool nonblock, u64 flags,
 		   u64 release, struct bus1_recv __user *uargs);
+
+/**
+ * bus1_peer_acquire() - take an active reference to a peer
+ * @peer:	peer to use, kept in memory by the caller
+ *
+ * An active reference keeps the queue, pool and handles of @peer usable,
+ * even if the peer disconnects meanwhile.
+ *
+ * Return: true on success, false if @peer is disconnected.
+ */
+static inline bool bus1_peer_acquire(struct bus1_peer *peer)
+{
+	return atomic_inc_unless_negative(&peer->active);
+}
+
+/**
+ * bus1_peer_release() - drop an active reference to a peer
+ * @peer:	peer to release, kept in memory by the caller
+ *
+ * The last active reference to a disconnected peer schedules its
+ * teardown, so this may be called under any bus1 lock.
+ */
+static inline void bus1_peer_release(struct bus1_peer *peer)
+{
+	if (atomic_dec_return(&peer->active) == BUS1_PEER_DISCONNECTED)
+		schedule_work(&peer->teardown_work);
+}
+
+/**
+ * bus1_peer_enter() - start a system call on a peer
+ * @peer:	the caller's peer, kept in memory by its file
+ *
+ * Return: 0 on success, -ESHUTDOWN if @peer is disconnected.
+ */
+static inline int bus1_peer_enter(struct bus1_peer *peer)
+{
+	return bus1_peer_acquire(peer) ? 0 : -ESHUTDOWN;
+}
 
 static inline struct bus1_peer *bus1_peer_get(struct bus1_peer *peer)
 {

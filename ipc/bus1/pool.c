@@ -15,11 +15,14 @@
 #include <linux/fs.h>
 #include <linux/memcontrol.h>
 #include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/pagevec.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/seq_file.h>
 #include <linux/shmem_fs.h>
 #include <linux/swap.h>
+#include <linux/uaccess.h>
 #include <linux/uio.h>
 #include "pool.h"
 
@@ -81,62 +84,128 @@ void bus1_pool_deinit(struct bus1_pool *pool)
 	pool->size = 0;
 }
 
-/**
- * bus1_pool_alloc() - allocate a slice of a pool for a message
- * @pool:	pool of the receiver
- * @size:	payload size in bytes
- *
- * Return: the slice, -ENOSPC if no free range of @pool is large enough,
- * -ENOMEM when out of memory.
- */
-struct bus1_slice *bus1_pool_alloc(struct bus1_pool *pool, size_t size)
+/* Give back the references of the folios in @fbatch not taken yet. */
+static void bus1_pool_drop_batch(struct folio_batch *fbatch)
 {
-	return bus1_slices_alloc(&pool->slices, size);
+	while (fbatch->i < folio_batch_count(fbatch))
+		folio_put(fbatch->folios[fbatch->i++]);
+	folio_batch_reinit(fbatch);
 }
 
-/**
- * bus1_pool_charge() - record the charge of a slice
- * @pool:	pool the slice belongs to
- * @slice:	a slice of bus1_pool_alloc(), not yet published
- * @usage:	where the slice was charged to the pool's quota; the charge
- *		is returned when the slice is freed or released
+/*
+ * The folio of the pool at @index, locked, with a reference. In the
+ * steady state it is in the page cache already and uptodate: then it is
+ * found without shmem, and for a write that goes on up to @last, a batch
+ * at a time into @fbatch, with one walk of the page cache for up to
+ * PAGEVEC_SIZE folios. A folio that is missing, swapped out, not uptodate
+ * or was removed meanwhile is left to shmem, which allocates, swaps in or
+ * zeroes it.
  */
-void bus1_pool_charge(struct bus1_pool *pool, struct bus1_slice *slice,
-		      struct bus1_usage *usage)
+static int bus1_pool_lock_folio(struct inode *inode, pgoff_t index,
+				pgoff_t last, struct folio_batch *fbatch,
+				struct folio **foliop)
 {
-	bus1_slices_charge(&pool->slices, slice, usage);
+	struct address_space *mapping = inode->i_mapping;
+	struct folio *folio = NULL;
+	pgoff_t start = index;
+
+	if (fbatch->i == folio_batch_count(fbatch) && index < last) {
+		folio_batch_reinit(fbatch);
+		filemap_get_folios_contig(mapping, &start, last, fbatch);
+	}
+	if (fbatch->i < folio_batch_count(fbatch)) {
+		folio = fbatch->folios[fbatch->i];
+		if (folio->index <= index && index < folio_next_index(folio)) {
+			fbatch->i++;
+			folio_lock(folio);
+		} else {
+			/* Out of step after a short copy: look up anew. */
+			bus1_pool_drop_batch(fbatch);
+			folio = NULL;
+		}
+	}
+	if (!folio) {
+		folio = filemap_lock_folio(mapping, index);
+		if (IS_ERR(folio))
+			folio = NULL;
+	}
+	if (folio) {
+		if (likely(folio->mapping == mapping &&
+			   folio_test_uptodate(folio))) {
+			*foliop = folio;
+			return 0;
+		}
+		folio_unlock(folio);
+		folio_put(folio);
+	}
+	return shmem_get_folio(inode, index, 0, foliop, SGP_CACHE);
+}
+
+/*
+ * Copy @bytes from @iter into @folio at @offset, page faults disabled, and
+ * advance @iter; the folio is locked. The common source, one buffer of
+ * user memory, is copied straight into the folio: the generic copy maps
+ * the page and walks the iterator for every folio, which for a small
+ * message costs more than the copy itself. Return: the bytes copied,
+ * fewer if a source page is not present.
+ */
+static size_t bus1_pool_copy_folio(struct folio *folio, size_t offset,
+				   size_t bytes, struct iov_iter *iter)
+{
+	void __user *from;
+	size_t left;
+
+	if (!iter_is_ubuf(iter) || folio_test_highmem(folio))
+		return copy_folio_from_iter_atomic(folio, offset, bytes, iter);
+	from = iter->ubuf + iter->iov_offset;
+	if (unlikely(!access_ok(from, bytes)))
+		return copy_folio_from_iter_atomic(folio, offset, bytes, iter);
+
+	pagefault_disable();
+	left = __copy_from_user_inatomic(folio_address(folio) + offset, from,
+					 bytes);
+	pagefault_enable();
+	iov_iter_advance(iter, bytes - left);
+	return bytes - left;
 }
 
 /*
  * Copy from @iter into the pool at @pos, folio by folio; @iter is advanced
- * by what was copied. Each folio is looked up locked (allocated and zeroed
- * if it is new), refused if it holds poisoned memory, filled with page
+ * by what was copied. Each folio is found locked (allocated and zeroed if
+ * it is new), refused if it holds poisoned memory, filled with page
  * faults disabled, marked dirty so that reclaim swaps it out rather than
  * dropping it, and unlocked. A source page that is not present ends the
  * copy of a folio early; it is faulted in with no lock held and the copy
- * goes on, unless the sender is being killed.
+ * goes on, unless the sender is being killed. A killed sender and
+ * rescheduling are checked for between batches of folios, at most
+ * PAGEVEC_SIZE folios apart.
  */
 static int bus1_pool_copy(struct bus1_pool *pool, loff_t pos,
 			  struct iov_iter *iter)
 {
 	struct inode *inode = file_inode(pool->file);
+	pgoff_t last = (pos + iov_iter_count(iter) - 1) >> PAGE_SHIFT;
 	size_t offset, bytes, copied;
+	/* Only the folios that a lookup put there are read. */
+	struct folio_batch fbatch __uninitialized;
 	struct folio *folio;
-	int r;
+	int r = 0;
 
+	folio_batch_init(&fbatch);
 	while (iov_iter_count(iter)) {
-		r = shmem_get_folio(inode, pos >> PAGE_SHIFT, 0, &folio,
-				    SGP_CACHE);
+		r = bus1_pool_lock_folio(inode, pos >> PAGE_SHIFT, last,
+					 &fbatch, &folio);
 		if (r)
-			return r;
+			break;
 		if (folio_contain_hwpoisoned_page(folio)) {
 			folio_unlock(folio);
 			folio_put(folio);
-			return -EIO;
+			r = -EIO;
+			break;
 		}
 		offset = offset_in_folio(folio, pos);
 		bytes = min(folio_size(folio) - offset, iov_iter_count(iter));
-		copied = copy_folio_from_iter_atomic(folio, offset, bytes, iter);
+		copied = bus1_pool_copy_folio(folio, offset, bytes, iter);
 		flush_dcache_folio(folio);
 		if (copied) {
 			/* Only writeback cleans it, under the folio lock. */
@@ -149,16 +218,24 @@ static int bus1_pool_copy(struct bus1_pool *pool, loff_t pos,
 		pos += copied;
 		if (copied < bytes &&
 		    fault_in_iov_iter_readable(iter, bytes - copied) ==
-		    bytes - copied)
-			return -EFAULT;
-		/* Between folios: most messages fit in one. */
+		    bytes - copied) {
+			r = -EFAULT;
+			break;
+		}
+		/* Most messages fit in one folio. */
 		if (!iov_iter_count(iter))
 			break;
-		if (fatal_signal_pending(current))
-			return -EINTR;
+		/* Between batches of folios, or folios not in a batch. */
+		if (fbatch.i < folio_batch_count(&fbatch))
+			continue;
+		if (fatal_signal_pending(current)) {
+			r = -EINTR;
+			break;
+		}
 		cond_resched();
 	}
-	return 0;
+	bus1_pool_drop_batch(&fbatch);
+	return r;
 }
 
 /**
@@ -252,68 +329,6 @@ int bus1_pool_mmap(struct bus1_pool *pool, struct vm_area_struct *vma)
 	vm_flags_mod(vma, VM_DONTEXPAND, VM_MAYWRITE);
 	vma_set_file(vma, pool->file);
 	return call_mmap(pool->file, vma);
-}
-
-/**
- * bus1_pool_free() - free a slice whose message was never received
- * @pool:	pool the slice belongs to
- * @slice:	the slice, unusable afterwards
- */
-void bus1_pool_free(struct bus1_pool *pool, struct bus1_slice *slice)
-{
-	bus1_slices_free(&pool->slices, slice);
-}
-
-/**
- * bus1_pool_publish() - hand the slice of a received message to user space
- * @pool:	pool the slice belongs to
- * @slice:	the slice; user space releases it from now on
- * @release:	a slice of bus1_pool_claim() to release with it, or NULL
- */
-void bus1_pool_publish(struct bus1_pool *pool, struct bus1_slice *slice,
-		       struct bus1_slice *release)
-{
-	bus1_slices_publish(&pool->slices, slice, release);
-}
-
-/**
- * bus1_pool_release() - release slices that user space is done with
- * @pool:	pool of the receiver
- * @offsets:	offsets of the slices, as reported by bus1_recv()
- * @n:		number of offsets
- *
- * Return: 0 on success, -ENXIO if an offset names no published slice or
- * is repeated; then nothing is released.
- */
-int bus1_pool_release(struct bus1_pool *pool, const u64 *offsets, size_t n)
-{
-	return bus1_slices_release(&pool->slices, offsets, n);
-}
-
-/**
- * bus1_pool_claim() - reserve a published slice for a later release
- * @pool:	pool of the receiver
- * @offset:	offset of the slice, as reported by bus1_recv()
- *
- * Return: the slice, to release with bus1_pool_publish() or
- * bus1_pool_unclaim(), or ERR_PTR(-ENXIO) if @offset names no published
- * slice.
- */
-struct bus1_slice *bus1_pool_claim(struct bus1_pool *pool, u64 offset)
-{
-	return bus1_slices_claim(&pool->slices, offset);
-}
-
-/**
- * bus1_pool_unclaim() - release a claimed slice, or give it back
- * @pool:	pool of the receiver
- * @slice:	a slice of bus1_pool_claim()
- * @release:	whether to release it; otherwise user space has it again
- */
-void bus1_pool_unclaim(struct bus1_pool *pool, struct bus1_slice *slice,
-		       bool release)
-{
-	bus1_slices_unclaim(&pool->slices, slice, release);
 }
 
 /**

@@ -47,18 +47,102 @@ void bus1_pool_deinit(struct bus1_pool *pool);
 int bus1_pool_check_map(size_t size, unsigned long pgoff,
 			unsigned long pages, vm_flags_t vm_flags);
 int bus1_pool_mmap(struct bus1_pool *pool, struct vm_area_struct *vma);
-struct bus1_slice *bus1_pool_alloc(struct bus1_pool *pool, size_t size);
-void bus1_pool_charge(struct bus1_pool *pool, struct bus1_slice *slice,
-		      struct bus1_usage *usage);
 int bus1_pool_write(struct bus1_pool *pool, struct bus1_slice *slice,
 		    size_t at, struct iov_iter *iter);
-void bus1_pool_free(struct bus1_pool *pool, struct bus1_slice *slice);
-void bus1_pool_publish(struct bus1_pool *pool, struct bus1_slice *slice,
-		       struct bus1_slice *release);
-int bus1_pool_release(struct bus1_pool *pool, const u64 *offsets, size_t n);
-struct bus1_slice *bus1_pool_claim(struct bus1_pool *pool, u64 offset);
-void bus1_pool_unclaim(struct bus1_pool *pool, struct bus1_slice *slice,
-		       bool release);
 void bus1_pool_show_fdinfo(struct bus1_pool *pool, struct seq_file *m);
+
+/**
+ * bus1_pool_alloc() - allocate a slice of a pool for a message
+ * @pool:	pool of the receiver
+ * @size:	payload size in bytes
+ *
+ * Return: the slice, -ENOSPC if no free range of @pool is large enough,
+ * -ENOMEM when out of memory.
+ */
+static inline struct bus1_slice *bus1_pool_alloc(struct bus1_pool *pool,
+						 size_t size)
+{
+	return bus1_slices_alloc(&pool->slices, size);
+}
+
+/**
+ * bus1_pool_charge() - record the charge of a slice
+ * @pool:	pool the slice belongs to
+ * @slice:	a slice of bus1_pool_alloc(), not yet published
+ * @usage:	where the slice was charged to the pool's quota; the charge
+ *		is returned when the slice is freed or released
+ */
+static inline void bus1_pool_charge(struct bus1_pool *pool,
+				    struct bus1_slice *slice,
+				    struct bus1_usage *usage)
+{
+	bus1_slices_charge(&pool->slices, slice, usage);
+}
+
+/**
+ * bus1_pool_free() - free a slice whose message was never received
+ * @pool:	pool the slice belongs to
+ * @slice:	the slice, unusable afterwards
+ */
+static inline void bus1_pool_free(struct bus1_pool *pool,
+				  struct bus1_slice *slice)
+{
+	bus1_slices_free(&pool->slices, slice);
+}
+
+/**
+ * bus1_pool_publish() - hand the slice of a received message to user space
+ * @pool:	pool the slice belongs to
+ * @slice:	the slice; user space releases it from now on
+ * @release:	a slice of bus1_pool_claim() to release with it, or NULL
+ */
+static inline void bus1_pool_publish(struct bus1_pool *pool,
+				     struct bus1_slice *slice,
+				     struct bus1_slice *release)
+{
+	bus1_slices_publish(&pool->slices, slice, release);
+}
+
+/**
+ * bus1_pool_release() - release slices that user space is done with
+ * @pool:	pool of the receiver
+ * @offsets:	offsets of the slices, as reported by bus1_recv()
+ * @n:		number of offsets
+ *
+ * Return: 0 on success, -ENXIO if an offset names no published slice or
+ * is repeated; then nothing is released.
+ */
+static inline int bus1_pool_release(struct bus1_pool *pool,
+				    const u64 *offsets, size_t n)
+{
+	return bus1_slices_release(&pool->slices, offsets, n);
+}
+
+/**
+ * bus1_pool_claim() - reserve a published slice for a later release
+ * @pool:	pool of the receiver
+ * @offset:	offset of the slice, as reported by bus1_recv()
+ *
+ * Return: the slice, to release with bus1_pool_publish() or
+ * bus1_pool_unclaim(), or ERR_PTR(-ENXIO) if @offset names no published
+ * slice.
+ */
+static inline struct bus1_slice *bus1_pool_claim(struct bus1_pool *pool,
+						 u64 offset)
+{
+	return bus1_slices_claim(&pool->slices, offset);
+}
+
+/**
+ * bus1_pool_unclaim() - release a claimed slice, or give it back
+ * @pool:	pool of the receiver
+ * @slice:	a slice of bus1_pool_claim()
+ * @release:	whether to release it; otherwise user space has it again
+ */
+static inline void bus1_pool_unclaim(struct bus1_pool *pool,
+				     struct bus1_slice *slice, bool release)
+{
+	bus1_slices_unclaim(&pool->slices, slice, release);
+}
 
 #endif /* __BUS1_POOL_H */

@@ -4,9 +4,12 @@
  */
 
 #include <kunit/test.h>
+#include <linux/falloc.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
+#include <linux/pagevec.h>
+#include <linux/string.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
 #include "pool.h"
@@ -174,6 +177,78 @@ static void bus1_pool_test_write_small(struct kunit *test)
 	bus1_pool_deinit(&pool);
 }
 
+#define TEST_BATCH_PAGES	(PAGEVEC_SIZE + 10)
+
+/*
+ * A write of more folios than one lookup batch holds, over a pool where
+ * some folios exist, some do not, and one is fallocated but not uptodate:
+ * every byte lands where it belongs, what the write does not cover keeps
+ * what was there before, and the fallocated folio reads as zeroes around
+ * the write.
+ */
+static void bus1_pool_test_write_batched(struct kunit *test)
+{
+	size_t size = TEST_BATCH_PAGES * PAGE_SIZE;
+	size_t at = PAGE_SIZE / 2, len = size - PAGE_SIZE;
+	struct bus1_pool pool = {};
+	struct bus1_slice *slice;
+	struct kvec vec;
+	struct iov_iter iter;
+	char *src, *back;
+	size_t i;
+	loff_t pos;
+
+	src = kunit_kzalloc(test, len, GFP_KERNEL);
+	back = kunit_kzalloc(test, size, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, src);
+	KUNIT_ASSERT_NOT_NULL(test, back);
+	for (i = 0; i < len; i++)
+		src[i] = 'a' + i % 23;
+
+	KUNIT_ASSERT_EQ(test, bus1_pool_init(&pool, size, NULL), 0);
+	slice = bus1_pool_alloc(&pool, size);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(slice));
+	/* Every third folio exists, and holds a mark at its start. */
+	for (i = 0; i < TEST_BATCH_PAGES; i += 3)
+		KUNIT_ASSERT_EQ(test, write_str(&pool, slice, i * PAGE_SIZE, "#"),
+				0);
+	/*
+	 * The last folio is allocated but not uptodate: fallocated after a
+	 * hole was punched where garbage was, so that its page likely
+	 * holds that garbage again.
+	 */
+	memset(back, 'x', PAGE_SIZE);
+	back[PAGE_SIZE - 1] = 0;
+	KUNIT_ASSERT_EQ(test, write_str(&pool, slice, size - PAGE_SIZE, back),
+			0);
+	KUNIT_ASSERT_EQ(test, vfs_fallocate(pool.file, FALLOC_FL_PUNCH_HOLE |
+					    FALLOC_FL_KEEP_SIZE,
+					    size - PAGE_SIZE, PAGE_SIZE), 0);
+	KUNIT_ASSERT_EQ(test, vfs_fallocate(pool.file, 0, size - PAGE_SIZE,
+					    PAGE_SIZE), 0);
+	KUNIT_ASSERT_EQ(test, pool.file->f_mapping->nrpages,
+			(unsigned long)DIV_ROUND_UP(TEST_BATCH_PAGES, 3) + 1);
+
+	vec = (struct kvec){ .iov_base = src, .iov_len = len };
+	iov_iter_kvec(&iter, ITER_SOURCE, &vec, 1, len);
+	KUNIT_EXPECT_EQ(test, bus1_pool_write(&pool, slice, at, &iter), 0);
+	KUNIT_EXPECT_EQ(test, iov_iter_count(&iter), 0UL);
+	KUNIT_EXPECT_EQ(test, pool.file->f_mapping->nrpages,
+			(unsigned long)TEST_BATCH_PAGES);
+
+	pos = 0;
+	KUNIT_ASSERT_EQ(test, kernel_read(pool.file, back, size, &pos),
+			(ssize_t)size);
+	KUNIT_EXPECT_EQ(test, back[0], '#');
+	KUNIT_EXPECT_NULL(test, memchr_inv(back + 1, 0, at - 1));
+	KUNIT_EXPECT_EQ(test, memcmp(back + at, src, len), 0);
+	KUNIT_EXPECT_NULL(test, memchr_inv(back + at + len, 0,
+					   size - at - len));
+
+	bus1_pool_free(&pool, slice);
+	bus1_pool_deinit(&pool);
+}
+
 static struct kunit_case bus1_pool_test_cases[] = {
 	KUNIT_CASE(bus1_pool_test_init),
 	KUNIT_CASE(bus1_pool_test_deinit_drops_reference),
@@ -181,6 +256,7 @@ static struct kunit_case bus1_pool_test_cases[] = {
 	KUNIT_CASE(bus1_pool_test_map_bounds),
 	KUNIT_CASE(bus1_pool_test_write),
 	KUNIT_CASE(bus1_pool_test_write_small),
+	KUNIT_CASE(bus1_pool_test_write_batched),
 	{}
 };
 

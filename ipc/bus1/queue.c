@@ -88,18 +88,6 @@ void bus1_queue_deinit(struct bus1_queue *queue)
 }
 
 /**
- * bus1_queue_node_init() - initialize an entry that is in no queue
- * @node:	entry to initialize
- * @key:	tie-break key of the entry's transaction
- */
-void bus1_queue_node_init(struct bus1_queue_node *node, u64 key)
-{
-	RB_CLEAR_NODE(&node->rb);
-	node->ts = 0;
-	node->key = key;
-}
-
-/**
  * bus1_queue_stage() - put an entry into a queue, staged
  * @queue:	destination queue
  * @node:	entry, in no queue

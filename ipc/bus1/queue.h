@@ -80,6 +80,18 @@ static inline bool bus1_queue_is_ready(struct bus1_queue *queue)
 	return READ_ONCE(queue->ready);
 }
 
+/**
+ * bus1_queue_node_init() - initialize an entry that is in no queue
+ * @node:	entry to initialize
+ * @key:	tie-break key of the entry's transaction
+ */
+static inline void bus1_queue_node_init(struct bus1_queue_node *node, u64 key)
+{
+	RB_CLEAR_NODE(&node->rb);
+	node->ts = 0;
+	node->key = key;
+}
+
 /* The commit timestamp of a transaction: the first even one above @ts. */
 static inline u64 bus1_queue_commit_ts(u64 ts)
 {
@@ -88,7 +100,6 @@ static inline u64 bus1_queue_commit_ts(u64 ts)
 
 void bus1_queue_init(struct bus1_queue *queue);
 void bus1_queue_deinit(struct bus1_queue *queue);
-void bus1_queue_node_init(struct bus1_queue_node *node, u64 key);
 u64 bus1_queue_stage(struct bus1_queue *queue, struct bus1_queue_node *node);
 bool bus1_queue_commit_at(struct bus1_queue *queue,
 			  struct bus1_queue_node *node, u64 *ts);

@@ -499,17 +499,6 @@ void bus1_quota_deinit(struct bus1_quota *quota)
 }
 
 /**
- * bus1_quota_uid() - the user a peer belongs to
- * @quota:	the peer's quota
- *
- * Return: the uid its charges to others are attributed to.
- */
-kuid_t bus1_quota_uid(struct bus1_quota *quota)
-{
-	return quota->user->uid;
-}
-
-/**
  * bus1_quota_show_fdinfo() - describe a peer's charges in fdinfo
  * @quota:	the peer's quota
  * @m:		output of the fdinfo file

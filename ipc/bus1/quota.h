@@ -93,7 +93,6 @@ struct bus1_quota {
 
 int bus1_quota_init(struct bus1_quota *quota);
 void bus1_quota_deinit(struct bus1_quota *quota);
-kuid_t bus1_quota_uid(struct bus1_quota *quota);
 int bus1_quota_charge(struct bus1_quota *quota, kuid_t from,
 		      const u64 *amount, struct bus1_usage **usage);
 int bus1_quota_charge_message(struct bus1_quota *quota, kuid_t from,
@@ -111,5 +110,16 @@ void bus1_quota_uncharge_one(struct bus1_quota *quota,
 			     enum bus1_resource res, u64 n);
 void bus1_quota_show_fdinfo(struct bus1_quota *quota, struct seq_file *m);
 bool bus1_quota_fits(u64 limit, u64 used, u64 share, u64 n_users, u64 amount);
+
+/**
+ * bus1_quota_uid() - the user a peer belongs to
+ * @quota:	the peer's quota
+ *
+ * Return: the uid its charges to others are attributed to.
+ */
+static inline kuid_t bus1_quota_uid(struct bus1_quota *quota)
+{
+	return quota->user->uid;
+}
 
 #endif /* __BUS1_QUOTA_H */

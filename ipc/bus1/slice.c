@@ -263,25 +263,6 @@ void bus1_slices_usage(struct bus1_slices *slices, size_t *allocated,
 }
 
 /**
- * bus1_slices_charge() - record the charge of an allocated slice
- * @slices:	allocator the slice came from
- * @slice:	the slice, not yet published
- * @usage:	where its bytes and the slice itself were charged to the
- *		allocator's quota; returned when the slice is freed
- *
- * No lock is needed: until the allocating sender publishes the slice or
- * frees it, nobody else looks at it. Its neighbours merge only with free
- * slices, release and claim take only published ones, and the allocator
- * is torn down only once no sender uses the pool any more. Whoever looks
- * at the slice later learned of it through a lock taken after this.
- */
-void bus1_slices_charge(struct bus1_slices *slices, struct bus1_slice *slice,
-			struct bus1_usage *usage)
-{
-	slice->usage = usage;
-}
-
-/**
  * bus1_slices_publish() - hand an allocated slice over to the receiver
  * @slices:	allocator the slice came from
  * @slice:	the slice, whose message was just received

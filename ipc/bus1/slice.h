@@ -79,8 +79,6 @@ void bus1_slices_deinit(struct bus1_slices *slices);
 struct bus1_slice *bus1_slices_alloc(struct bus1_slices *slices, size_t size);
 void bus1_slices_usage(struct bus1_slices *slices, size_t *allocated,
 		       size_t *n_busy);
-void bus1_slices_charge(struct bus1_slices *slices, struct bus1_slice *slice,
-			struct bus1_usage *usage);
 void bus1_slices_publish(struct bus1_slices *slices, struct bus1_slice *slice,
 			 struct bus1_slice *release);
 void bus1_slices_free(struct bus1_slices *slices, struct bus1_slice *slice);
@@ -89,5 +87,25 @@ int bus1_slices_release(struct bus1_slices *slices, const u64 *offsets,
 struct bus1_slice *bus1_slices_claim(struct bus1_slices *slices, u64 offset);
 void bus1_slices_unclaim(struct bus1_slices *slices, struct bus1_slice *slice,
 			 bool release);
+
+/**
+ * bus1_slices_charge() - record the charge of an allocated slice
+ * @slices:	allocator the slice came from
+ * @slice:	the slice, not yet published
+ * @usage:	where its bytes and the slice itself were charged to the
+ *		allocator's quota; returned when the slice is freed
+ *
+ * No lock is needed: until the allocating sender publishes the slice or
+ * frees it, nobody else looks at it. Its neighbours merge only with free
+ * slices, release and claim take only published ones, and the allocator
+ * is torn down only once no sender uses the pool any more. Whoever looks
+ * at the slice later learned of it through a lock taken after this.
+ */
+static inline void bus1_slices_charge(struct bus1_slices *slices,
+				      struct bus1_slice *slice,
+				      struct bus1_usage *usage)
+{
+	slice->usage = usage;
+}
 
 #endif /* __BUS1_SLICE_H */

@@ -227,6 +227,8 @@ static int bus1_tx_copy(struct bus1_tx *tx)
 		r = bus1_pool_write(&d->peer->pool, d->msg->slice, 0, &iter);
 		if (r)
 			return r;
+		if (!tx->trailer_size)
+			continue;
 		iov_iter_kvec(&iter, ITER_SOURCE, &kvec, 1, kvec.iov_len);
 		r = bus1_pool_write(&d->peer->pool, d->msg->slice,
 				    bus1_message_trailer_offset(d->msg->size), &iter);
@@ -242,6 +244,11 @@ static int bus1_tx_copy(struct bus1_tx *tx)
  * wakes it as sockets and pipes wake their reader, @sync: the sender
  * usually waits for the reply next, so the receiver may as well run on
  * the sender's CPU. The receivers of a multicast had better not all.
+ *
+ * A receiver that is busy, not waiting, costs no wake-up: the commit
+ * published the queue's readiness under the queue lock, and the barrier
+ * of wq_has_sleeper() pairs with the one a waiter sets its state with
+ * before it tests that readiness.
  */
 static void bus1_tx_commit_one(struct bus1_tx_dest *d, u64 *ts, bool sync)
 {
@@ -249,7 +256,8 @@ static void bus1_tx_commit_one(struct bus1_tx_dest *d, u64 *ts, bool sync)
 
 	/* From here on the receiver owns the message; do not touch it. */
 	d->msg = NULL;
-	if (!bus1_queue_commit_at(&d->peer->queue, &msg->qnode, ts))
+	if (!bus1_queue_commit_at(&d->peer->queue, &msg->qnode, ts) ||
+	    !wq_has_sleeper(&d->peer->waitq))
 		return;
 	if (sync)
 		wake_up_interruptible_sync_poll(&d->peer->waitq,

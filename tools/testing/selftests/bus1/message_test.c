@@ -1032,6 +1032,51 @@ TEST_F_TIMEOUT(msg, large_message, 120)
 	EXPECT_IDLE(self->b);
 }
 
+/*
+ * A payload of many pages into pool pages that exist already, from a
+ * source that is not mapped in yet: a file the sender wrote but never
+ * touched through its mapping. The copy stops short wherever a source
+ * page is missing and goes on after the fault; every byte still lands in
+ * its place, and the second message takes the place of the first.
+ */
+TEST_F_TIMEOUT(msg, payload_faults_into_existing_pages, 120)
+{
+	const size_t len = 40 * PAGE + 5;
+	unsigned char *buf, *src;
+	__u64 off, off2;
+	struct bus1_vec v;
+	size_t i;
+	int mfd;
+
+	buf = malloc(len);
+	ASSERT_TRUE(!!buf);
+	memset(buf, 0x5a, len);
+	v.ptr = PTR(buf);
+	v.len = len;
+	ASSERT_EQ(0, send_vecs(self->a, &self->hb, 1, &v, 1));
+	off = recv_check(_metadata, self->b, self->map_b, self->nb, buf, len,
+			 0);
+	EXPECT_EQ(0, release(self->b, off));
+
+	for (i = 0; i < len; i++)
+		buf[i] = pattern(i * 7 + i / PAGE);
+	mfd = memfd_create("bus1-src", MFD_CLOEXEC);
+	ASSERT_LE(0, mfd);
+	ASSERT_EQ((ssize_t)len, write(mfd, buf, len));
+	src = mmap(NULL, len, PROT_READ, MAP_SHARED, mfd, 0);
+	ASSERT_TRUE(src != MAP_FAILED);
+	v.ptr = PTR(src);
+	ASSERT_EQ(0, send_vecs(self->a, &self->hb, 1, &v, 1));
+	off2 = recv_check(_metadata, self->b, self->map_b, self->nb, buf, len,
+			  0);
+	EXPECT_EQ(off, off2);
+	EXPECT_EQ(0, release(self->b, off2));
+	EXPECT_IDLE(self->b);
+	munmap(src, len);
+	close(mfd);
+	free(buf);
+}
+
 TEST_F_TIMEOUT(msg, pool_full, 180)
 {
 	const size_t quarter = BUS1_MESSAGE_MAX / 4;

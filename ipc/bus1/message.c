@@ -70,14 +70,18 @@ void bus1_message_free(struct bus1_message *msg, struct bus1_peer *releaser)
 					    msg->usage, msg->n_charged_handles,
 					    msg->n_files);
 
-	for (i = 0; i < msg->n_handles; i++)
-		if (msg->handles[i])
-			bus1_node_inflight_put(msg->handles[i], releaser);
-	for (i = 0; i < msg->n_files; i++)
-		if (msg->files[i])
-			fput(msg->files[i]);
-	kfree(msg->handles);
-	kfree(msg->files);
+	/* Most messages carry neither. */
+	if (msg->handles || msg->files) {
+		for (i = 0; i < msg->n_handles; i++)
+			if (msg->handles[i])
+				bus1_node_inflight_put(msg->handles[i],
+						       releaser);
+		for (i = 0; i < msg->n_files; i++)
+			if (msg->files[i])
+				fput(msg->files[i]);
+		kfree(msg->handles);
+		kfree(msg->files);
+	}
 	if (!node || cmpxchg(&node->owner->spare_message, NULL, msg))
 		kfree(msg);
 	if (node)

@@ -452,9 +452,12 @@ static int bus1_peer_deliver(struct bus1_peer *peer, struct bus1_message *msg,
 		break;
 	}
 out:
-	if (spare)
-		bus1_handles_spare_free(spare, n_handles);
-	kfree(trailer);
+	/* Only a message that carries handles or fds needed either. */
+	if (trailer_size) {
+		if (spare)
+			bus1_handles_spare_free(spare, n_handles);
+		kfree(trailer);
+	}
 	return r;
 }
 

@@ -245,11 +245,13 @@ static bool bus1_file_passable(struct file *file)
 	return true;
 }
 
-/* Drop the references of bus1_import_files(). */
+/* Drop the references of bus1_import_files(); NULL if there are none. */
 static void bus1_files_put(struct file **files, size_t n)
 {
 	size_t i;
 
+	if (!files)
+		return;
 	for (i = 0; i < n; i++)
 		if (files[i])
 			fput(files[i]);
@@ -288,8 +290,7 @@ static struct file **bus1_import_files(u64 uptr, size_t n)
 	}
 	bus1_array_free(fds, small);
 	if (r) {
-		if (files)
-			bus1_files_put(files, n);
+		bus1_files_put(files, n);
 		return ERR_PTR(r);
 	}
 	return files;

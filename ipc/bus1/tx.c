@@ -117,6 +117,9 @@ static void bus1_tx_destroy(struct bus1_tx *tx)
 		if (d->node)
 			bus1_node_put(d->node);
 	}
+	/* A plain send, the hot path, allocated none of these. */
+	if (!tx->errors && !tx->handles && !tx->trailer)
+		return;
 	for (i = 0; tx->handles && i < tx->payload->n_handles; i++)
 		if (tx->handles[i])
 			bus1_node_put(tx->handles[i]);

@@ -14,6 +14,8 @@
  *   mcast        one sender to k receivers (bus1: one send; AF_UNIX: k
  *                sends); also the sender's own CPU time, as "mcast-send"
  *   pass         round trip of 8 bytes passing one handle or fd per request
+ *   path         round trip in one thread that holds both ends: nobody waits,
+ *                so no wake-up and no context switch, only the IPC path
  *   pairs        P independent pairs, pair i on CPU i, aggregate round trips
  * MECHS limits the mechanisms (by name); SCALE multiplies iterations;
  * SIZE limits the payload sizes to one (scripts/bench.sh profile).
@@ -467,6 +469,89 @@ static void work_rt(enum touch touch)
 				point_rt(mechs[j], sizes[i], rt_base(sizes[i]), touch);
 }
 
+/*
+ * Path: one process holds both ends and does both sides' work of a round
+ * trip in turn, receiver copying out. Every receive finds its message
+ * queued, so no call sleeps and no send wakes anybody: the time is the
+ * mechanism's own path, without the scheduler, which under icount is
+ * repeatable where the two-process round trip depends on how the
+ * processes meet.
+ */
+static void path_child(int side)
+{
+	const struct mech *m = cur.mech;
+	struct ep *c, *s;
+	const void *p;
+	uint64_t t0, seq;
+	int i;
+
+	(void)side;
+	pin_cpu(0);
+	c = m->open_both(cur.shared[0], 0, cur.size);
+	s = m->open_both(cur.shared[0], 1, cur.size);
+	for (i = 0; i < cur.warm + cur.n; i++) {
+		t0 = now_ns();
+		put_seq(i);
+		m->send(c, txbuf, cur.size);
+		p = m->recv(s, cur.size);
+		seq = consume(p, cur.size, m->in_place);
+		if (m->release)
+			m->release(s);
+		if (seq != (uint64_t)i)
+			die("request %d carries sequence number %llu", i,
+			    (unsigned long long)seq);
+		m->send(s, txbuf, cur.size);
+		p = m->recv(c, cur.size);
+		seq = consume(p, cur.size, m->in_place);
+		if (m->release)
+			m->release(c);
+		if (i >= cur.warm)
+			shm->ns[i - cur.warm] = now_ns() - t0;
+		if (seq != (uint64_t)i)
+			die("reply %d carries sequence number %llu", i,
+			    (unsigned long long)seq);
+	}
+	m->close(s);
+	m->close(c);
+}
+
+static void point_path(const struct mech *m, size_t size)
+{
+	double median = 0, p99 = 0;
+	const char *err = NULL;
+
+	cur.mech = m;
+	cur.size = size;
+	cur.k = 1;
+	cur.depth = 1;
+	cur.touch = TOUCH_COPY;
+	cur.n = count(rt_base(size), 20);
+	cur.warm = cur.n / 10;
+	cur.shared[0] = create_or_fail(m, 2);
+	if (!cur.shared[0] && create_failed)
+		err = "setup-failed";
+	if (!err) {
+		spawn(path_child, 0);
+		err = reap();
+		m->destroy(cur.shared[0]);
+	}
+	if (!err)
+		stats(shm->ns, cur.n, &median, &p99);
+	emit(m->name, err ? err : "ok", median, p99);
+}
+
+static void work_path(void)
+{
+	unsigned int i, j;
+
+	cur.workload = "path";
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		for (j = 0; j < sizeof(mechs) / sizeof(mechs[0]); j++)
+			if ((mechs[j]->caps & CAP_PATH) && wanted(mechs[j]->name) &&
+			    size_wanted(sizes[i]))
+				point_path(mechs[j], sizes[i]);
+}
+
 static void work_pass(void)
 {
 	unsigned int j;
@@ -845,14 +930,14 @@ static void work_pairs(void)
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench [-r LABEL]"
-		" [-w rt,rt-read,stream,stream-read,mcast,pass,pairs]"
+		" [-w rt,rt-read,stream,stream-read,mcast,pass,path,pairs]"
 		" [-m MECH,...] [-s SCALE] [-z SIZE]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	const char *work = "rt,rt-read,stream,stream-read,mcast,pass,pairs", *w;
+	const char *work = "rt,rt-read,stream,stream-read,mcast,pass,path,pairs", *w;
 	struct sigaction sa = { .sa_handler = on_alarm };
 	unsigned int i;
 	int opt;
@@ -914,6 +999,8 @@ int main(int argc, char **argv)
 			work_mcast();
 		else if (!strncmp(w, "pass", len) && len == 4)
 			work_pass();
+		else if (!strncmp(w, "path", len) && len == 4)
+			work_path();
 		else if (!strncmp(w, "pairs", len) && len == 5)
 			work_pairs();
 		else

@@ -21,6 +21,7 @@ struct ep;	/* one side's end of a mechanism, private to the mechanism */
 #define CAP_STREAM	(1U << 1)	/* one-way stream */
 #define CAP_PAIRS	(1U << 2)	/* independent pairs */
 #define CAP_PASS	(1U << 3)	/* passes one handle or fd per request */
+#define CAP_PATH	(1U << 4)	/* both ends in one thread (open_both) */
 
 struct mech {
 	const char *name;
@@ -37,6 +38,11 @@ struct mech {
 	void *(*create)(size_t size, int helper_cpu);
 	/* In the process of @side, after the fork. */
 	struct ep *(*open)(void *shared, int side, size_t size);
+	/*
+	 * Side @side's end, leaving the other side's open (optional): one
+	 * process holds both ends for the "path" workload.
+	 */
+	struct ep *(*open_both)(void *shared, int side, size_t size);
 	/* After both sides opened (optional): a handshake. */
 	void (*start)(struct ep *ep);
 	void (*send)(struct ep *ep, const void *buf, size_t len);

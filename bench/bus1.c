@@ -199,6 +199,14 @@ static struct ep *pair_open(void *shared, int side, size_t size)
 	return (struct ep *)ep_new(p->fd[side], &p->to[side], 1);
 }
 
+static struct ep *pair_open_both(void *shared, int side, size_t size)
+{
+	struct bus1_pair *p = shared;
+
+	(void)size;
+	return (struct ep *)ep_new(p->fd[side], &p->to[side], 1);
+}
+
 static void pair_destroy(void *shared)
 {
 	struct bus1_pair *p = shared;
@@ -223,10 +231,11 @@ static unsigned int b1_depth(size_t size)
 const struct mech mech_bus1 = {
 	.name = "bus1",
 	.what = "bus1_send() to the other peer's node; the payload lands in the receiver's pool, handed back with the next bus1_recv() (BUS1_RECV_RELEASE)",
-	.caps = CAP_RT | CAP_STREAM | CAP_PAIRS | CAP_PASS,
+	.caps = CAP_RT | CAP_STREAM | CAP_PAIRS | CAP_PASS | CAP_PATH,
 	.in_place = 1,
 	.create = pair_create,
 	.open = pair_open,
+	.open_both = pair_open_both,
 	.send = b1_send,
 	.recv = b1_recv,
 	.release = b1_release,

@@ -166,6 +166,14 @@ static struct ep *sock_open(void *shared, int side, size_t size)
 	return (struct ep *)fd_ep_new(fd, fd, s->type == SOCK_STREAM, size);
 }
 
+static struct ep *sock_open_both(void *shared, int side, size_t size)
+{
+	struct sock_pair *s = shared;
+	int fd = s->sv[side];
+
+	return (struct ep *)fd_ep_new(fd, fd, s->type == SOCK_STREAM, size);
+}
+
 static void sock_destroy(void *shared)
 {
 	struct sock_pair *s = shared;
@@ -180,9 +188,10 @@ static void sock_destroy(void *shared)
 const struct mech mech_unix_seqpacket = {
 	.name = "unix-seqpacket",
 	.what = "AF_UNIX socketpair, SOCK_SEQPACKET",
-	.caps = CAP_RT | CAP_STREAM | CAP_PAIRS | CAP_PASS,
+	.caps = CAP_RT | CAP_STREAM | CAP_PAIRS | CAP_PATH | CAP_PASS,
 	.create = seqpacket_create,
 	.open = sock_open,
+	.open_both = sock_open_both,
 	.send = fd_send,
 	.recv = fd_recv,
 	.close = fd_close,
@@ -192,9 +201,10 @@ const struct mech mech_unix_seqpacket = {
 const struct mech mech_unix_stream = {
 	.name = "unix-stream",
 	.what = "AF_UNIX socketpair, SOCK_STREAM",
-	.caps = CAP_RT | CAP_STREAM | CAP_PAIRS,
+	.caps = CAP_RT | CAP_STREAM | CAP_PAIRS | CAP_PATH,
 	.create = stream_create,
 	.open = sock_open,
+	.open_both = sock_open_both,
 	.send = fd_send,
 	.recv = fd_recv,
 	.close = fd_close,
@@ -339,6 +349,15 @@ static struct ep *pipe_open(void *shared, int side, size_t size)
 	return (struct ep *)fd_ep_new(p->up[0], p->down[1], 1, size);
 }
 
+static struct ep *pipe_open_both(void *shared, int side, size_t size)
+{
+	struct pipe_pair *p = shared;
+
+	if (side == 0)
+		return (struct ep *)fd_ep_new(p->down[0], p->up[1], 1, size);
+	return (struct ep *)fd_ep_new(p->up[0], p->down[1], 1, size);
+}
+
 static void pipe_destroy(void *shared)
 {
 	struct pipe_pair *p = shared;
@@ -353,9 +372,10 @@ static void pipe_destroy(void *shared)
 const struct mech mech_pipe = {
 	.name = "pipe",
 	.what = "two pipes, one per direction (1 MiB each)",
-	.caps = CAP_RT | CAP_STREAM | CAP_PAIRS,
+	.caps = CAP_RT | CAP_STREAM | CAP_PAIRS | CAP_PATH,
 	.create = pipe_create,
 	.open = pipe_open,
+	.open_both = pipe_open_both,
 	.send = fd_send,
 	.recv = fd_recv,
 	.close = fd_close,

@@ -33,6 +33,7 @@ STREAM_MECHS = ["bus1", "unix-seqpacket", "unix-stream", "pipe", "broker",
 PASS_MECHS = ["bus1", "bus1+handle", "bus1+fd", "unix-seqpacket", "unix+fd"]
 PASS_BASE = {"bus1+handle": "bus1", "bus1+fd": "bus1", "unix+fd": "unix-seqpacket"}
 PAIRS_MECHS = ["bus1", "unix-seqpacket", "unix-stream", "pipe", "futex"]
+PATH_MECHS = ["bus1", "unix-seqpacket", "unix-stream", "pipe"]
 
 
 def size_name(size):
@@ -300,6 +301,9 @@ class Report:
             self.mcast(run, "mcast-send",
                        "Multicast, sender's CPU time per message (thread CPU time)",
                        "us per message")
+            self.latency(run, "path", PATH_MECHS,
+                         "Path: a round trip in one thread holding both ends, "
+                         "nobody waiting (no wake-up, no context switch)")
             self.passing(run)
             self.pairs(run)
 

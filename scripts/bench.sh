@@ -60,8 +60,8 @@ run_flags() {
 # Independent pairs scale only where vCPUs run in parallel.
 run_work() {
 	case $1 in
-	wall) echo "rt,rt-read,stream,stream-read,mcast,pass,pairs" ;;
-	*) echo "rt,rt-read,stream,stream-read,mcast,pass" ;;
+	wall) echo "rt,rt-read,stream,stream-read,mcast,pass,path,pairs" ;;
+	*) echo "rt,rt-read,stream,stream-read,mcast,pass,path" ;;
 	esac
 }
 

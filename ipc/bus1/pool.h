@@ -145,4 +145,20 @@ static inline void bus1_pool_unclaim(struct bus1_pool *pool,
 	bus1_slices_unclaim(&pool->slices, slice, release);
 }
 
+/**
+ * bus1_pool_take_charge() - take over the charge of a claimed slice
+ * @pool:	pool the slice belongs to
+ * @slice:	a slice of bus1_pool_claim()
+ * @bytes:	set to the bytes charged for it
+ *
+ * Return: where the slice was charged, or NULL; see
+ * bus1_slices_take_charge().
+ */
+static inline struct bus1_usage *bus1_pool_take_charge(struct bus1_pool *pool,
+						       struct bus1_slice *slice,
+						       u64 *bytes)
+{
+	return bus1_slices_take_charge(&pool->slices, slice, bytes);
+}
+
 #endif /* __BUS1_POOL_H */

@@ -233,7 +233,8 @@ static struct bus1_queue_node *bus1_queue_first(struct bus1_queue *queue,
 		return NULL;
 	first = rb_first_cached(&queue->entries);
 	node = rb_entry(first, struct bus1_queue_node, rb);
-	first = rb_next(first);
+	/* A lone entry, the common case, has no successor to look for. */
+	first = queue->n_entries > 1 ? rb_next(first) : NULL;
 	if (first) {
 		next = rb_entry(first, struct bus1_queue_node, rb);
 		*more = next->ts == node->ts && next->key == node->key;

@@ -76,36 +76,6 @@ static unsigned int bus1_peer_max[BUS1_RES_N] = {
 static DEFINE_HASHTABLE(bus1_users, 6);
 static DEFINE_MUTEX(bus1_users_lock);
 
-/**
- * bus1_quota_fits() - whether a charge is within a user's fair share
- * @limit:	the charged user's limit
- * @used:	what the charged user is charged in total
- * @share:	what the charging user has charged it already
- * @n_users:	number of users charging it, the charging user included
- * @amount:	the charge, more than 0
- *
- * Any value is allowed: @used may exceed a @limit lowered meanwhile, and
- * nothing may overflow.
- *
- * Return: true if @share + @amount <= (@limit - @used - @amount) / @n_users.
- */
-bool bus1_quota_fits(u64 limit, u64 used, u64 share, u64 n_users, u64 amount)
-{
-	u64 want;
-
-	if (!n_users || used > limit || amount > limit - used)
-		return false;
-	/*
-	 * For whole numbers, y <= x / k (rounded down) if and only if
-	 * y * k <= x: this check runs at every send, and a multiplication
-	 * costs a fraction of a division.
-	 */
-	if (check_add_overflow(share, amount, &want) ||
-	    check_mul_overflow(want, n_users, &want))
-		return false;
-	return want <= limit - used - amount;
-}
-
 static int bus1_usage_cmp(const void *key, const struct rb_node *n)
 {
 	const kuid_t *uid = key;
@@ -272,12 +242,14 @@ static __always_inline int __bus1_quota_charge(struct bus1_quota *quota,
 		bus1_quota_add_all(quota, u, amount);
 		*usage = u;
 	}
+	/* A usage not needed after all is kept as the spare, or freed. */
 	if (new && !user->spare) {
 		user->spare = new;
 		new = NULL;
 	}
 	spin_unlock(&user->lock);
-	kfree(new);
+	if (unlikely(new))
+		kfree(new);
 	return r;
 }
 
@@ -330,28 +302,38 @@ int bus1_quota_charge_message(struct bus1_quota *quota, kuid_t from,
 	return __bus1_quota_charge(quota, from, amount, usage);
 }
 
+/*
+ * Take @usage out of @user once it holds no charge any more, and keep it as
+ * the spare if there is none; lock held. Return: whether the caller is to
+ * free it, after the lock.
+ */
+static __always_inline bool bus1_usage_retire(struct bus1_user *user,
+					      struct bus1_usage *usage)
+{
+	if (usage->n_resources)
+		return false;
+	rb_erase(&usage->rb, &user->usages);
+	user->n_usages--;
+	/* All of @usage->used is zero again, and its count. */
+	if (user->spare)
+		return true;
+	user->spare = usage;
+	return false;
+}
+
 /* See bus1_quota_uncharge(). */
 static __always_inline void __bus1_quota_uncharge(struct bus1_quota *quota,
 						  struct bus1_usage *usage,
 						  const u64 *amount)
 {
 	struct bus1_user *user = quota->user;
-	bool empty;
+	bool drop;
 
 	spin_lock(&user->lock);
 	bus1_quota_sub_all(quota, usage, amount);
-	empty = !usage->n_resources;
-	if (empty) {
-		rb_erase(&usage->rb, &user->usages);
-		user->n_usages--;
-		/* All of @usage->used is zero again, and its count. */
-		if (!user->spare) {
-			user->spare = usage;
-			usage = NULL;
-		}
-	}
+	drop = bus1_usage_retire(user, usage);
 	spin_unlock(&user->lock);
-	if (empty)
+	if (drop)
 		kfree(usage);
 }
 
@@ -407,6 +389,51 @@ void bus1_quota_uncharge_slice(struct bus1_quota *quota,
 	};
 
 	__bus1_quota_uncharge(quota, usage, amount);
+}
+
+/**
+ * bus1_quota_uncharge_received() - return what a receive ends, at once
+ * @quota:	the receiving peer's quota
+ * @usage:	where the received message was charged
+ * @n_handles:	handles still charged with it
+ * @n_fds:	files still charged with it
+ * @slice_usage: where a slice released with the receive was charged, or
+ *		NULL if none was
+ * @slice_bytes: size of that slice
+ *
+ * bus1_quota_uncharge_message() and bus1_quota_uncharge_slice() under one
+ * lock: a receive that hands back the previous slice returns both
+ * charges, usually to the same sender.
+ */
+void bus1_quota_uncharge_received(struct bus1_quota *quota,
+				  struct bus1_usage *usage, u64 n_handles,
+				  u64 n_fds, struct bus1_usage *slice_usage,
+				  u64 slice_bytes)
+{
+	const u64 message[BUS1_RES_N] = {
+		[BUS1_RES_MESSAGES] = 1,
+		[BUS1_RES_HANDLES] = n_handles,
+		[BUS1_RES_FDS] = n_fds,
+	};
+	const u64 slice[BUS1_RES_N] = {
+		[BUS1_RES_BYTES] = slice_bytes,
+		[BUS1_RES_SLICES] = 1,
+	};
+	struct bus1_user *user = quota->user;
+	bool drop, drop_slice = false;
+
+	spin_lock(&user->lock);
+	bus1_quota_sub_all(quota, usage, message);
+	if (slice_usage)
+		bus1_quota_sub_all(quota, slice_usage, slice);
+	drop = bus1_usage_retire(user, usage);
+	if (slice_usage && slice_usage != usage)
+		drop_slice = bus1_usage_retire(user, slice_usage);
+	spin_unlock(&user->lock);
+	if (drop)
+		kfree(usage);
+	if (drop_slice)
+		kfree(slice_usage);
 }
 
 /**

@@ -11,6 +11,7 @@
 
 #include <linux/kref.h>
 #include <linux/list.h>
+#include <linux/overflow.h>
 #include <linux/rbtree.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
@@ -105,11 +106,45 @@ void bus1_quota_uncharge_message(struct bus1_quota *quota,
 				 u64 n_fds);
 void bus1_quota_uncharge_slice(struct bus1_quota *quota,
 			       struct bus1_usage *usage, u64 bytes);
+void bus1_quota_uncharge_received(struct bus1_quota *quota,
+				  struct bus1_usage *usage, u64 n_handles,
+				  u64 n_fds, struct bus1_usage *slice_usage,
+				  u64 slice_bytes);
 void bus1_quota_uncharge_one(struct bus1_quota *quota,
 			     struct bus1_usage *usage,
 			     enum bus1_resource res, u64 n);
 void bus1_quota_show_fdinfo(struct bus1_quota *quota, struct seq_file *m);
-bool bus1_quota_fits(u64 limit, u64 used, u64 share, u64 n_users, u64 amount);
+
+/**
+ * bus1_quota_fits() - whether a charge is within a user's fair share
+ * @limit:	the charged user's limit
+ * @used:	what the charged user is charged in total
+ * @share:	what the charging user has charged it already
+ * @n_users:	number of users charging it, the charging user included
+ * @amount:	the charge, more than 0
+ *
+ * Any value is allowed: @used may exceed a @limit lowered meanwhile, and
+ * nothing may overflow.
+ *
+ * Return: true if @share + @amount <= (@limit - @used - @amount) / @n_users.
+ */
+static inline bool bus1_quota_fits(u64 limit, u64 used, u64 share,
+				   u64 n_users, u64 amount)
+{
+	u64 want;
+
+	if (!n_users || used > limit || amount > limit - used)
+		return false;
+	/*
+	 * For whole numbers, y <= x / k (rounded down) if and only if
+	 * y * k <= x: this check runs at every send, and a multiplication
+	 * costs a fraction of a division.
+	 */
+	if (check_add_overflow(share, amount, &want) ||
+	    check_mul_overflow(want, n_users, &want))
+		return false;
+	return want <= limit - used - amount;
+}
 
 /**
  * bus1_quota_uid() - the user a peer belongs to

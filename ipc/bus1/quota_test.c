@@ -288,6 +288,61 @@ static void bus1_quota_test_message(struct kunit *test)
 	bus1_quota_deinit(&q);
 }
 
+/*
+ * A receive returns the received message and the slice it releases under
+ * one lock: of one sender, whose usage goes only with its last charge, and
+ * of two, where each usage goes with its own last charge.
+ */
+static void bus1_quota_test_received(struct kunit *test)
+{
+	struct bus1_usage *a, *a2, *b;
+	struct bus1_quota q;
+	struct bus1_user *user;
+
+	KUNIT_ASSERT_EQ(test, bus1_quota_init(&q), 0);
+	user = q.user;
+	KUNIT_ASSERT_EQ(test, bus1_quota_charge_message(&q, KUIDT_INIT(70001),
+							64, 0, 0, &a), 0);
+	KUNIT_ASSERT_EQ(test, bus1_quota_charge_message(&q, KUIDT_INIT(70001),
+							8, 1, 1, &a2), 0);
+	KUNIT_ASSERT_EQ(test, bus1_quota_charge_message(&q, KUIDT_INIT(70002),
+							16, 0, 0, &b), 0);
+	KUNIT_EXPECT_PTR_EQ(test, a, a2);
+
+	/* The first message was received; its slice is still held. */
+	bus1_quota_uncharge_received(&q, a, 0, 0, NULL, 0);
+	KUNIT_EXPECT_EQ(test, q.used[BUS1_RES_MESSAGES], 2ULL);
+	KUNIT_EXPECT_EQ(test, q.used[BUS1_RES_SLICES], 3ULL);
+	/* The second, releasing the first's slice: one usage, still busy. */
+	bus1_quota_uncharge_received(&q, a, 1, 1, a, 64);
+	KUNIT_EXPECT_EQ(test, q.used[BUS1_RES_BYTES], 24ULL);
+	KUNIT_EXPECT_EQ(test, q.used[BUS1_RES_HANDLES], 0ULL);
+	KUNIT_EXPECT_EQ(test, user->n_users[BUS1_RES_FDS], 0ULL);
+	KUNIT_EXPECT_EQ(test, user->n_users[BUS1_RES_MESSAGES], 1ULL);
+	KUNIT_EXPECT_EQ(test, user->n_usages, 2ULL);
+	/* The third, of another sender, releasing the second's: @a goes. */
+	bus1_quota_uncharge_received(&q, b, 0, 0, a, 8);
+	KUNIT_EXPECT_EQ(test, user->n_usages, 1ULL);
+	KUNIT_EXPECT_EQ(test, q.used[BUS1_RES_MESSAGES], 0ULL);
+	KUNIT_EXPECT_EQ(test, q.used[BUS1_RES_BYTES], 16ULL);
+	bus1_quota_uncharge_slice(&q, b, 16);
+	KUNIT_EXPECT_EQ(test, user->n_usages, 0ULL);
+	expect_nothing_charged(test, &q);
+
+	/* Message and slice the last charges of two senders: both go. */
+	KUNIT_ASSERT_EQ(test, bus1_quota_charge_message(&q, KUIDT_INIT(70001),
+							8, 0, 0, &a), 0);
+	KUNIT_ASSERT_EQ(test, bus1_quota_charge_message(&q, KUIDT_INIT(70002),
+							8, 0, 0, &b), 0);
+	bus1_quota_uncharge_received(&q, a, 0, 0, NULL, 0);
+	bus1_quota_uncharge_slice(&q, b, 8);
+	KUNIT_EXPECT_EQ(test, user->n_usages, 2ULL);
+	bus1_quota_uncharge_received(&q, b, 0, 0, a, 8);
+	KUNIT_EXPECT_EQ(test, user->n_usages, 0ULL);
+	expect_nothing_charged(test, &q);
+	bus1_quota_deinit(&q);
+}
+
 static struct kunit_case bus1_quota_test_cases[] = {
 	KUNIT_CASE(bus1_quota_test_lone_user_gets_half),
 	KUNIT_CASE(bus1_quota_test_second_user),
@@ -296,6 +351,7 @@ static struct kunit_case bus1_quota_test_cases[] = {
 	KUNIT_CASE(bus1_quota_test_floor),
 	KUNIT_CASE(bus1_quota_test_charge),
 	KUNIT_CASE(bus1_quota_test_message),
+	KUNIT_CASE(bus1_quota_test_received),
 	{}
 };
 

@@ -108,4 +108,26 @@ static inline void bus1_slices_charge(struct bus1_slices *slices,
 	slice->usage = usage;
 }
 
+/**
+ * bus1_slices_take_charge() - take over the charge of a claimed slice
+ * @slices:	allocator the slice came from
+ * @slice:	a slice of bus1_slices_claim()
+ * @bytes:	set to the bytes charged for it
+ *
+ * The caller returns the charge itself, and the slice is freed without
+ * one. No lock is needed: nobody but its claimer touches a claimed slice.
+ *
+ * Return: where the slice was charged, or NULL if it was not.
+ */
+static inline struct bus1_usage *
+bus1_slices_take_charge(struct bus1_slices *slices, struct bus1_slice *slice,
+			u64 *bytes)
+{
+	struct bus1_usage *usage = slice->usage;
+
+	slice->usage = NULL;
+	*bytes = slice->size;
+	return usage;
+}
+
 #endif /* __BUS1_SLICE_H */

@@ -125,9 +125,12 @@ static int bus1_pool_lock_folio(struct inode *inode, pgoff_t index,
 		}
 	}
 	if (!folio) {
-		folio = filemap_lock_folio(mapping, index);
-		if (IS_ERR(folio))
+		/* A value entry is a folio swapped out: left to shmem. */
+		folio = filemap_get_entry(mapping, index);
+		if (xa_is_value(folio))
 			folio = NULL;
+		if (folio)
+			folio_lock(folio);
 	}
 	if (folio) {
 		if (likely(folio->mapping == mapping &&

@@ -191,26 +191,18 @@ bool bus1_queue_insert(struct bus1_queue *queue, struct bus1_queue_node *node,
 }
 
 /**
- * bus1_queue_tick() - synchronize a queue's clock with a timestamp
+ * __bus1_queue_tick() - synchronize a queue's clock under its lock
  * @queue:	queue whose clock to raise
  * @ts:		even timestamp, or 0 to only read the clock
  *
+ * The slow path of bus1_queue_tick().
+ *
  * Return: the clock of @queue, at least @ts.
  */
-u64 bus1_queue_tick(struct bus1_queue *queue, u64 ts)
+u64 __bus1_queue_tick(struct bus1_queue *queue, u64 ts)
 {
 	u64 clock;
 
-	/*
-	 * The clock only grows: one at @ts already needs no lock, which
-	 * every send's first look at its sender's clock is. Not where a
-	 * 64-bit load can tear.
-	 */
-	if (IS_ENABLED(CONFIG_64BIT)) {
-		clock = READ_ONCE(queue->clock);
-		if (clock >= ts)
-			return clock;
-	}
 	spin_lock(&queue->lock);
 	clock = max(queue->clock, ts);
 	WRITE_ONCE(queue->clock, clock);

@@ -8,6 +8,7 @@
  * See queue.c for how this yields one global order without a global lock.
  */
 
+#include <linux/compiler.h>
 #include <linux/rbtree.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
@@ -107,11 +108,35 @@ bool bus1_queue_commit(struct bus1_queue *queue, struct bus1_queue_node *node,
 		       u64 ts);
 bool bus1_queue_insert(struct bus1_queue *queue, struct bus1_queue_node *node,
 		       u64 ts);
-u64 bus1_queue_tick(struct bus1_queue *queue, u64 ts);
+u64 __bus1_queue_tick(struct bus1_queue *queue, u64 ts);
 struct bus1_queue_node *bus1_queue_peek(struct bus1_queue *queue, bool *more);
 struct bus1_queue_node *bus1_queue_pop(struct bus1_queue *queue, bool *more);
 bool bus1_queue_remove(struct bus1_queue *queue, struct bus1_queue_node *node);
 struct rb_root bus1_queue_flush(struct bus1_queue *queue);
 size_t bus1_queue_length(struct bus1_queue *queue);
+
+/**
+ * bus1_queue_tick() - synchronize a queue's clock with a timestamp
+ * @queue:	queue whose clock to raise
+ * @ts:		even timestamp, or 0 to only read the clock
+ *
+ * Return: the clock of @queue, at least @ts.
+ */
+static inline u64 bus1_queue_tick(struct bus1_queue *queue, u64 ts)
+{
+	u64 clock;
+
+	/*
+	 * The clock only grows: one at @ts already needs no lock, which
+	 * every send's first look at its sender's clock is. Not where a
+	 * 64-bit load can tear.
+	 */
+	if (IS_ENABLED(CONFIG_64BIT)) {
+		clock = READ_ONCE(queue->clock);
+		if (clock >= ts)
+			return clock;
+	}
+	return __bus1_queue_tick(queue, ts);
+}
 
 #endif /* __BUS1_QUEUE_H */

@@ -5,7 +5,7 @@
 # in the same boot, then print the tables and write
 # bench/results/DATE.{md,csv,png}.
 #
-#   bench.sh           the full bench (about 8 minutes here)
+#   bench.sh           the full bench (about 3 minutes here)
 #   bench.sh quick     a tenth of the iterations: a smoke test of the
 #                      whole chain; its results go to build/bench/ only
 #   bench.sh profile WORKLOAD MECHS SIZE [SCALE]

@@ -48,6 +48,34 @@ struct bus1_message *bus1_message_new(struct bus1_peer *receiver,
 }
 
 /**
+ * bus1_message_uncharge() - return what a data message is still charged
+ * @msg:	a charged message, leaving its receiver's queue
+ * @release:	a slice the receiver claimed (bus1_pool_claim()) and frees
+ *		with this receive, or NULL
+ *
+ * Returns the charge of @msg and of what it still carries, not that of
+ * its slice, and the charge of @release, under one lock of the receiver's
+ * quota: a receive that hands back the previous slice usually returns
+ * both to the same sender. Freeing @release and @msg afterwards returns
+ * nothing more.
+ */
+void bus1_message_uncharge(struct bus1_message *msg,
+			   struct bus1_slice *release)
+{
+	struct bus1_peer *receiver = msg->node->owner;
+	struct bus1_usage *slice_usage = NULL;
+	u64 slice_bytes = 0;
+
+	if (release)
+		slice_usage = bus1_pool_take_charge(&receiver->pool, release,
+						    &slice_bytes);
+	bus1_quota_uncharge_received(&receiver->quota, msg->usage,
+				     msg->n_charged_handles, msg->n_files,
+				     slice_usage, slice_bytes);
+	msg->usage = NULL;
+}
+
+/**
  * bus1_message_free() - free a data message and what it still carries
  * @msg:	message in no queue; its slice is the caller's business
  * @releaser:	the peer dropping it, to order the release notices that
@@ -65,10 +93,9 @@ void bus1_message_free(struct bus1_message *msg, struct bus1_peer *releaser)
 	struct bus1_node *node = msg->node;
 	size_t i;
 
+	/* A message is charged once it has its node, until it is received. */
 	if (msg->usage)
-		bus1_quota_uncharge_message(&msg->node->owner->quota,
-					    msg->usage, msg->n_charged_handles,
-					    msg->n_files);
+		bus1_message_uncharge(msg, NULL);
 
 	/* Most messages carry neither. */
 	if (msg->handles || msg->files) {

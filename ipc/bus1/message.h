@@ -81,6 +81,8 @@ bus1_message_from_qnode(struct bus1_queue_node *qnode)
 
 struct bus1_message *bus1_message_new(struct bus1_peer *receiver,
 				      size_t n_handles, size_t n_files);
+void bus1_message_uncharge(struct bus1_message *msg,
+			   struct bus1_slice *release);
 void bus1_message_free(struct bus1_message *msg, struct bus1_peer *releaser);
 
 #endif /* __BUS1_MESSAGE_H */

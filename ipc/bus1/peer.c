@@ -355,29 +355,6 @@ static void bus1_peer_install(struct bus1_peer *peer, struct bus1_message *msg,
 }
 
 /*
- * Return the charge of @msg, which is being received, and that of
- * @release, a claimed slice to free with it, or NULL, at once. Both are
- * freed uncharged afterwards.
- */
-static void bus1_peer_uncharge_received(struct bus1_peer *peer,
-					struct bus1_message *msg,
-					struct bus1_slice *release)
-{
-	struct bus1_usage *slice_usage = NULL;
-	u64 slice_bytes = 0;
-
-	if (!msg->usage)
-		return;
-	if (release)
-		slice_usage = bus1_pool_take_charge(&peer->pool, release,
-						    &slice_bytes);
-	bus1_quota_uncharge_received(&peer->quota, msg->usage,
-				     msg->n_charged_handles, msg->n_files,
-				     slice_usage, slice_bytes);
-	msg->usage = NULL;
-}
-
-/*
  * Write @out to @uargs field by field. A structure copy of 64 bytes and
  * more is a "rep movsb" on CPUs without fast short string moves, which
  * costs more than the eight stores. A fault may leave part of it written.
@@ -463,7 +440,7 @@ static int bus1_peer_deliver(struct bus1_peer *peer, struct bus1_message *msg,
 			bus1_peer_install(peer, msg, flags, spare, trailer,
 					  trailer_size);
 		/* What the message still holds, and the released slice. */
-		bus1_peer_uncharge_received(peer, msg, *release);
+		bus1_message_uncharge(msg, *release);
 		bus1_pool_publish(&peer->pool, msg->slice, *release);
 		*release = NULL;
 		bus1_message_free(msg, peer);

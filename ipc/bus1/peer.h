@@ -36,7 +36,10 @@ struct file;
  *		peer owns (see node.c)
  * @recv_lock:	serializes receivers, so each entry is received once
  * @handles:	the handles the peer holds
- * @waitq:	tasks waiting in poll(2) or bus1_recv() for an entry
+ * @waitq:	tasks waiting in poll(2) or bus1_recv() for an entry; a
+ *		send wakes it only if it has a waiter (wq_has_sleeper()),
+ *		so every waiter adds itself, then a full barrier, then
+ *		tests the queue's readiness
  * @queue:	entries sent to the peer, in the global order
  * @pool:	receive pool, mapped read-only by the peer's users
  * @quota:	the peer's user, and what the peer is charged for what

@@ -351,6 +351,43 @@ void bus1_quota_uncharge(struct bus1_quota *quota, struct bus1_usage *usage,
 	__bus1_quota_uncharge(quota, usage, amount);
 }
 
+/*
+ * Return a received message's charge, and that of the slice @slice_usage
+ * was charged for if it is not NULL, under one lock; see
+ * bus1_quota_uncharge_received().
+ */
+static __always_inline void
+__bus1_quota_uncharge_received(struct bus1_quota *quota,
+			       struct bus1_usage *usage, u64 n_handles,
+			       u64 n_fds, struct bus1_usage *slice_usage,
+			       u64 slice_bytes)
+{
+	const u64 message[BUS1_RES_N] = {
+		[BUS1_RES_MESSAGES] = 1,
+		[BUS1_RES_HANDLES] = n_handles,
+		[BUS1_RES_FDS] = n_fds,
+	};
+	const u64 slice[BUS1_RES_N] = {
+		[BUS1_RES_BYTES] = slice_bytes,
+		[BUS1_RES_SLICES] = 1,
+	};
+	struct bus1_user *user = quota->user;
+	bool drop, drop_slice = false;
+
+	spin_lock(&user->lock);
+	bus1_quota_sub_all(quota, usage, message);
+	if (slice_usage)
+		bus1_quota_sub_all(quota, slice_usage, slice);
+	drop = bus1_usage_retire(user, usage);
+	if (slice_usage && slice_usage != usage)
+		drop_slice = bus1_usage_retire(user, slice_usage);
+	spin_unlock(&user->lock);
+	if (drop)
+		kfree(usage);
+	if (drop_slice)
+		kfree(slice_usage);
+}
+
 /**
  * bus1_quota_uncharge_message() - return the charge of a received message
  * @quota:	the peer that was charged
@@ -365,13 +402,8 @@ void bus1_quota_uncharge_message(struct bus1_quota *quota,
 				 struct bus1_usage *usage, u64 n_handles,
 				 u64 n_fds)
 {
-	const u64 amount[BUS1_RES_N] = {
-		[BUS1_RES_MESSAGES] = 1,
-		[BUS1_RES_HANDLES] = n_handles,
-		[BUS1_RES_FDS] = n_fds,
-	};
-
-	__bus1_quota_uncharge(quota, usage, amount);
+	__bus1_quota_uncharge_received(quota, usage, n_handles, n_fds, NULL,
+				       0);
 }
 
 /**
@@ -410,30 +442,8 @@ void bus1_quota_uncharge_received(struct bus1_quota *quota,
 				  u64 n_fds, struct bus1_usage *slice_usage,
 				  u64 slice_bytes)
 {
-	const u64 message[BUS1_RES_N] = {
-		[BUS1_RES_MESSAGES] = 1,
-		[BUS1_RES_HANDLES] = n_handles,
-		[BUS1_RES_FDS] = n_fds,
-	};
-	const u64 slice[BUS1_RES_N] = {
-		[BUS1_RES_BYTES] = slice_bytes,
-		[BUS1_RES_SLICES] = 1,
-	};
-	struct bus1_user *user = quota->user;
-	bool drop, drop_slice = false;
-
-	spin_lock(&user->lock);
-	bus1_quota_sub_all(quota, usage, message);
-	if (slice_usage)
-		bus1_quota_sub_all(quota, slice_usage, slice);
-	drop = bus1_usage_retire(user, usage);
-	if (slice_usage && slice_usage != usage)
-		drop_slice = bus1_usage_retire(user, slice_usage);
-	spin_unlock(&user->lock);
-	if (drop)
-		kfree(usage);
-	if (drop_slice)
-		kfree(slice_usage);
+	__bus1_quota_uncharge_received(quota, usage, n_handles, n_fds,
+				       slice_usage, slice_bytes);
 }
 
 /**

@@ -31,7 +31,9 @@ struct bus1_usage;
  * @usage:	where its bytes and the slice itself are charged, or NULL;
  *		set by the owner of the allocation before it is published,
  *		without the lock (bus1_slices_charge()), returned when the
- *		slice is freed
+ *		slice is freed, or taken over before that, again without
+ *		the lock, by the receiver that claimed it
+ *		(bus1_slices_take_charge())
  *
  * Protected by the lock of the allocator the slice belongs to.
  */

@@ -1653,14 +1653,19 @@ TEST_F(msg, fifo_per_sender)
 	EXPECT_NOTHING_DELIVERED();
 }
 
-/* A thread blocked in bus1_recv(), and what it got. */
+/*
+ * A thread blocked in bus1_recv(), poll(2) or epoll_wait(2) (@ep), and
+ * what it got.
+ */
 struct receiver {
 	pthread_t thread;
 	int fd;
+	int ep;
 	pid_t tid;
 	int ret;
 	int err;
 	struct bus1_recv r;
+	short revents;
 };
 
 static void *receiver_run(void *arg)
@@ -1675,8 +1680,8 @@ static void *receiver_run(void *arg)
 }
 
 /*
- * Wait until the thread of @rc sleeps, which it does only inside
- * bus1_recv(). Returns 0 once it does, -1 after about ten seconds or if
+ * Wait until the thread of @rc sleeps, which it does only inside the call
+ * it waits in. Returns 0 once it does, -1 after about ten seconds or if
  * the thread is gone.
  */
 static int receiver_wait_blocked(struct receiver *rc)
@@ -1712,12 +1717,47 @@ static int receiver_wait_blocked(struct receiver *rc)
 	return -1;
 }
 
-static int receiver_start(struct receiver *rc, int fd)
+/* Wait up to ten seconds in poll(2) for @rc->fd to become readable. */
+static void *poller_run(void *arg)
+{
+	struct receiver *rc = arg;
+	struct pollfd p = { .fd = rc->fd, .events = POLLIN };
+
+	__atomic_store_n(&rc->tid, (pid_t)syscall(SYS_gettid),
+			 __ATOMIC_SEQ_CST);
+	rc->ret = poll(&p, 1, 10000);
+	rc->err = errno;
+	rc->revents = p.revents;
+	return NULL;
+}
+
+/* The same in epoll_wait(2) on @rc->ep, which watches @rc->fd. */
+static void *epoller_run(void *arg)
+{
+	struct receiver *rc = arg;
+	struct epoll_event ev = {};
+
+	__atomic_store_n(&rc->tid, (pid_t)syscall(SYS_gettid),
+			 __ATOMIC_SEQ_CST);
+	rc->ret = epoll_wait(rc->ep, &ev, 1, 10000);
+	rc->err = errno;
+	rc->revents = ev.events;
+	return NULL;
+}
+
+static int receiver_start_fn(struct receiver *rc, int fd, int ep,
+			     void *(*fn)(void *))
 {
 	memset(rc, 0, sizeof(*rc));
 	rc->fd = fd;
+	rc->ep = ep;
 	rc->ret = -2;
-	return pthread_create(&rc->thread, NULL, receiver_run, rc);
+	return pthread_create(&rc->thread, NULL, fn, rc);
+}
+
+static int receiver_start(struct receiver *rc, int fd)
+{
+	return receiver_start_fn(rc, fd, -1, receiver_run);
 }
 
 TEST_F(msg, recv_blocks)
@@ -1734,6 +1774,44 @@ TEST_F(msg, recv_blocks)
 	EXPECT_EQ(4, rc.r.size);
 	EXPECT_EQ(0, memcmp(self->map_b + rc.r.offset, "wake", 4));
 	EXPECT_EQ(0, release(self->b, rc.r.offset));
+	EXPECT_IDLE(self->b);
+}
+
+/*
+ * A thread blocked in poll(2), and one in epoll_wait(2), is woken by a
+ * send. A send wakes only a peer that has a waiter, so a poller must be
+ * seen as one: a missed wake-up would leave it there for ten seconds.
+ */
+TEST_F(msg, poll_woken_by_send)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct receiver rc;
+	__u64 off;
+	int ep;
+
+	ASSERT_EQ(0, receiver_start_fn(&rc, self->b, -1, poller_run));
+	EXPECT_EQ(0, receiver_wait_blocked(&rc));
+	ASSERT_EQ(0, send_buf(self->a, self->hb, "poll", 4));
+	ASSERT_EQ(0, pthread_join(rc.thread, NULL));
+	EXPECT_EQ(1, rc.ret) TH_LOG("poll: %s", strerror(rc.err));
+	EXPECT_EQ(POLLIN, rc.revents & POLLIN);
+	off = recv_check(_metadata, self->b, self->map_b, self->nb, "poll", 4,
+			 0);
+	EXPECT_EQ(0, release(self->b, off));
+
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	ASSERT_LE(0, ep);
+	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, self->b, &ev));
+	ASSERT_EQ(0, receiver_start_fn(&rc, self->b, ep, epoller_run));
+	EXPECT_EQ(0, receiver_wait_blocked(&rc));
+	ASSERT_EQ(0, send_buf(self->a, self->hb, "epoll", 5));
+	ASSERT_EQ(0, pthread_join(rc.thread, NULL));
+	EXPECT_EQ(1, rc.ret) TH_LOG("epoll_wait: %s", strerror(rc.err));
+	EXPECT_EQ(EPOLLIN, rc.revents & EPOLLIN);
+	off = recv_check(_metadata, self->b, self->map_b, self->nb, "epoll",
+			 5, 0);
+	EXPECT_EQ(0, release(self->b, off));
+	close(ep);
 	EXPECT_IDLE(self->b);
 }
 

@@ -5,16 +5,62 @@
  */
 
 #include <linux/file.h>
+#include <linux/list.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
 #include <uapi/linux/bus1.h>
 #include "message.h"
 #include "node.h"
 #include "peer.h"
 #include "quota.h"
 
+/*
+ * A spare message of @receiver, or NULL if it has none. A message sent to
+ * a peer that receives each one before the next usually finds the last
+ * one in the slot, without the lock.
+ */
+static struct bus1_message *bus1_message_take_spare(struct bus1_peer *receiver)
+{
+	struct bus1_message *msg;
+
+	msg = xchg(&receiver->spare_message, NULL);
+	if (msg || !READ_ONCE(receiver->n_spare_messages))
+		return msg;
+	spin_lock(&receiver->spare_lock);
+	msg = list_first_entry_or_null(&receiver->spare_messages,
+				       struct bus1_message, spare_entry);
+	if (msg) {
+		list_del(&msg->spare_entry);
+		WRITE_ONCE(receiver->n_spare_messages,
+			   receiver->n_spare_messages - 1);
+	}
+	spin_unlock(&receiver->spare_lock);
+	return msg;
+}
+
+/* Keep @msg as a spare of @receiver. Return: false if it has enough. */
+static bool bus1_message_keep_spare(struct bus1_peer *receiver,
+				    struct bus1_message *msg)
+{
+	bool kept = false;
+
+	if (!cmpxchg(&receiver->spare_message, NULL, msg))
+		return true;
+	spin_lock(&receiver->spare_lock);
+	if (receiver->n_spare_messages < BUS1_PEER_SPARE_MESSAGES) {
+		list_add(&msg->spare_entry, &receiver->spare_messages);
+		WRITE_ONCE(receiver->n_spare_messages,
+			   receiver->n_spare_messages + 1);
+		kept = true;
+	}
+	spin_unlock(&receiver->spare_lock);
+	return kept;
+}
+
 /**
  * bus1_message_new() - allocate a data message
- * @receiver:	the peer it is for; its spare message is taken if it has one
+ * @receiver:	the peer it is for; one of its spare messages is taken if
+ *		it has any
  * @n_handles:	number of handles it will carry
  * @n_files:	number of files it will carry
  *
@@ -26,7 +72,7 @@ struct bus1_message *bus1_message_new(struct bus1_peer *receiver,
 {
 	struct bus1_message *msg;
 
-	msg = xchg(&receiver->spare_message, NULL);
+	msg = bus1_message_take_spare(receiver);
 	if (msg)
 		memset(msg, 0, sizeof(*msg));
 	else
@@ -83,8 +129,8 @@ void bus1_message_uncharge(struct bus1_message *msg,
  *
  * The references in @msg->handles and @msg->files that were not taken
  * over by a receiver (and cleared from the arrays) are dropped, and what
- * the message is still charged returned. The message becomes the spare
- * of its receiver if that has none: the next message to the same peer
+ * the message is still charged returned. The message becomes a spare of
+ * its receiver unless that has enough: a later message to the same peer
  * then needs no allocation. The node's reference to its owner keeps the
  * receiver until then.
  */
@@ -109,7 +155,7 @@ void bus1_message_free(struct bus1_message *msg, struct bus1_peer *releaser)
 		kfree(msg->handles);
 		kfree(msg->files);
 	}
-	if (!node || cmpxchg(&node->owner->spare_message, NULL, msg))
+	if (!node || !bus1_message_keep_spare(node->owner, msg))
 		kfree(msg);
 	if (node)
 		bus1_node_put(node);

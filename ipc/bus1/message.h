@@ -21,6 +21,8 @@ struct file;
 /**
  * struct bus1_message - one queued entry of a receiver
  * @qnode:	entry in the receiver's queue
+ * @spare_entry: link in bus1_peer.spare_messages of the receiver, while
+ *		the freed message is kept for a later one
  * @type:	BUS1_MSG_* type reported by bus1_recv()
  * @node:	BUS1_MSG_DATA: the destination node, a counted reference;
  *		BUS1_MSG_NODE_RELEASE: the node the notice is embedded in
@@ -50,7 +52,10 @@ struct file;
  * handles, returned when it is freed; its slice carries its own charge.
  */
 struct bus1_message {
-	struct bus1_queue_node qnode;
+	union {
+		struct bus1_queue_node qnode;
+		struct list_head spare_entry;
+	};
 	u64 type;
 	struct bus1_node *node;
 	struct bus1_handle *handle;

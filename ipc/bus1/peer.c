@@ -41,6 +41,8 @@ static struct bus1_peer *bus1_peer_new(void)
 	mutex_init(&peer->lock);
 	mutex_init(&peer->nodes_lock);
 	mutex_init(&peer->recv_lock);
+	spin_lock_init(&peer->spare_lock);
+	INIT_LIST_HEAD(&peer->spare_messages);
 	INIT_WORK(&peer->teardown_work, bus1_peer_teardown_work);
 	bus1_handles_init(&peer->handles);
 	init_waitqueue_head(&peer->waitq);
@@ -61,10 +63,13 @@ static struct bus1_peer *bus1_peer_new(void)
 static void bus1_peer_free(struct kref *ref)
 {
 	struct bus1_peer *peer = container_of(ref, struct bus1_peer, ref);
+	struct bus1_message *msg, *tmp;
 
 	WARN_ON(peer->handles.n_handles || peer->handles.n_nodes);
 	bus1_queue_deinit(&peer->queue);
 	kfree(peer->spare_message);
+	list_for_each_entry_safe(msg, tmp, &peer->spare_messages, spare_entry)
+		kfree(msg);
 	mutex_destroy(&peer->recv_lock);
 	mutex_destroy(&peer->nodes_lock);
 	mutex_destroy(&peer->lock);

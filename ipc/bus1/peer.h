@@ -11,7 +11,9 @@
 #include <linux/errno.h>
 #include <linux/kref.h>
 #include <linux/limits.h>
+#include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/spinlock.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include "handle.h"
@@ -48,9 +50,16 @@ struct file;
  *		active reference
  * @spare_message: a freed data message kept for the next one sent to
  *		the peer, or NULL; taken and put back with xchg() and
- *		cmpxchg(), freed with the peer. It stays charged to the
- *		memory cgroup of the sender that allocated it: one object
- *		per peer
+ *		cmpxchg(), without a lock
+ * @spare_lock:	guards @spare_messages and @n_spare_messages; no other
+ *		lock is taken under it
+ * @spare_messages: more freed data messages, kept when @spare_message is
+ *		taken, at most BUS1_PEER_SPARE_MESSAGES
+ * @n_spare_messages: number of entries in @spare_messages; read without
+ *		the lock to skip it when it is empty
+ *
+ * The spare messages are freed with the peer. Each stays charged to the
+ * memory cgroup of the sender that allocated it.
  *
  * Lifetime: the peer file holds a @ref until it is released, and so does
  * the pending teardown from disconnection until it ran. The peer
@@ -65,7 +74,8 @@ struct file;
  * last of them goes.
  *
  * Locking order: @recv_lock, then @lock, then the @nodes_lock of any peer,
- * then the lock of any queue or slice allocator and @waitq. @lock is never
+ * then the lock of any queue or slice allocator and @waitq, then
+ * @spare_lock of any peer. @lock is never
  * held while another peer's @lock is taken, and @nodes_lock never while
  * another peer's @nodes_lock is taken. @recv_lock is only ever taken by
  * the peer's own receivers; they may fault in user memory under it.
@@ -84,7 +94,19 @@ struct bus1_peer {
 	struct bus1_quota quota;
 	struct work_struct teardown_work;
 	struct bus1_message *spare_message;
+	spinlock_t spare_lock;	/* guards the spare messages */
+	struct list_head spare_messages;
+	unsigned int n_spare_messages;
 };
+
+/*
+ * Freed messages a peer keeps besides bus1_peer.spare_message: one per
+ * message a receiver takes out of its queue in one go, as it does after a
+ * burst, so that the next burst sent to it is allocated from them.
+ * Without them each message of a burst is a kfree() on the receiver's CPU
+ * and a kzalloc() on the sender's.
+ */
+#define BUS1_PEER_SPARE_MESSAGES	64
 
 /* Set once the peer is disconnected; never cleared. */
 #define BUS1_PEER_BIT_DISCONNECTED	0

@@ -64,7 +64,8 @@ int bus1_slices_init(struct bus1_slices *slices, size_t size,
 	slices->allocated = 0;
 	slices->n_busy = 0;
 	slices->quota = quota;
-	slices->spare = NULL;
+	INIT_LIST_HEAD(&slices->spares);
+	slices->n_spares = 0;
 	all->size = size;
 	list_add(&all->entry, &slices->all);
 	list_add(&all->free_entry, &slices->free);
@@ -96,8 +97,10 @@ void bus1_slices_deinit(struct bus1_slices *slices)
 			bus1_slice_uncharge(slices, slice);
 		kfree(slice);
 	}
-	kfree(slices->spare);
-	slices->spare = NULL;
+	list_for_each_entry_safe(slice, tmp, &slices->spares, entry)
+		kfree(slice);
+	INIT_LIST_HEAD(&slices->spares);
+	slices->n_spares = 0;
 	INIT_LIST_HEAD(&slices->all);
 	INIT_LIST_HEAD(&slices->free);
 	slices->busy = RB_ROOT;
@@ -131,8 +134,8 @@ struct bus1_slice *bus1_slices_alloc(struct bus1_slices *slices, size_t size)
 				break;
 			}
 		}
-		/* A split needs a new slice: the spare, which a merge refills. */
-		if (!found || slice->size == size || slices->spare)
+		/* A split needs a new slice: a spare, which merges refill. */
+		if (!found || slice->size == size || slices->n_spares)
 			break;
 		/* Refill it without the lock, then look again. */
 		spin_unlock(&slices->lock);
@@ -140,18 +143,22 @@ struct bus1_slice *bus1_slices_alloc(struct bus1_slices *slices, size_t size)
 		if (!new)
 			return ERR_PTR(-ENOMEM);
 		spin_lock(&slices->lock);
-		if (slices->spare)
+		if (slices->n_spares < BUS1_SLICES_SPARES) {
+			list_add(&new->entry, &slices->spares);
+			slices->n_spares++;
+		} else {
 			kfree(new);
-		else
-			slices->spare = new;
+		}
 	}
 	if (found && slice->size > size) {
 		/*
 		 * The front of the free slice becomes the allocation; the
 		 * rest keeps its place in both lists.
 		 */
-		new = slices->spare;
-		slices->spare = NULL;
+		new = list_first_entry(&slices->spares, struct bus1_slice,
+				       entry);
+		list_del(&new->entry);
+		slices->n_spares--;
 		new->offset = slice->offset;
 		new->size = size;
 		slice->offset += size;
@@ -181,10 +188,11 @@ static void bus1_slices_merge(struct bus1_slices *slices,
 {
 	a->size += b->size;
 	list_del(&b->entry);
-	/* Kept for the next split: a message frees and allocates one. */
-	if (!slices->spare) {
+	/* Kept for a later split: each message frees and allocates one. */
+	if (slices->n_spares < BUS1_SLICES_SPARES) {
 		memset(b, 0, sizeof(*b));
-		slices->spare = b;
+		list_add(&b->entry, &slices->spares);
+		slices->n_spares++;
 	} else {
 		kfree(b);
 	}

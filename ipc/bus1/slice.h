@@ -17,9 +17,18 @@ struct bus1_usage;
 
 #define BUS1_SLICE_ALIGN	8
 
+/*
+ * Slice structures an allocator keeps when merges free them: a receiver
+ * that releases a batch of messages frees that many, and the next batch
+ * sent to it splits as many again. Without the spares each of those is
+ * a kfree() on the receiver's CPU and a kzalloc() on the sender's.
+ */
+#define BUS1_SLICES_SPARES	64
+
 /**
  * struct bus1_slice - a range of a pool, allocated or free
- * @entry:	link in bus1_slices.all
+ * @entry:	link in bus1_slices.all, or in bus1_slices.spares while the
+ *		structure is kept for a later split
  * @free_entry:	link in bus1_slices.free while free
  * @rb:		link in bus1_slices.busy while allocated
  * @offset:	start in the pool, a multiple of BUS1_SLICE_ALIGN
@@ -58,7 +67,9 @@ struct bus1_slice {
  * @allocated:	bytes allocated
  * @n_busy:	number of allocated slices
  * @quota:	the quota that charged slices are charged to, or NULL
- * @spare:	a free slice structure for the next split, or NULL
+ * @spares:	slice structures no range uses, kept for later splits,
+ *		at most BUS1_SLICES_SPARES
+ * @n_spares:	number of entries in @spares
  *
  * Embedded in a pool. Freeing a charged slice returns its charge under
  * the allocator's lock; no other lock is taken.
@@ -72,7 +83,8 @@ struct bus1_slices {
 	size_t allocated;
 	size_t n_busy;
 	struct bus1_quota *quota;
-	struct bus1_slice *spare;
+	struct list_head spares;
+	unsigned int n_spares;
 };
 
 int bus1_slices_init(struct bus1_slices *slices, size_t size,

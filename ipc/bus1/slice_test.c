@@ -141,6 +141,39 @@ static void bus1_slice_test_free_list(struct kunit *test)
 	bus1_slices_deinit(&s);
 }
 
+/*
+ * Merges keep at most BUS1_SLICES_SPARES slice structures; splits use
+ * them up before they allocate again. kmemleak sees any the teardown
+ * misses.
+ */
+static void bus1_slice_test_spares(struct kunit *test)
+{
+	const size_t n = BUS1_SLICES_SPARES + 16;
+	struct bus1_slices s;
+	size_t i;
+
+	slices_setup(test, &s);
+	for (i = 0; i < n; i++)
+		KUNIT_ASSERT_EQ(test, alloc_offset(test, &s, 8), i * 8);
+	KUNIT_EXPECT_EQ(test, s.n_spares, 0U);
+	/* Every release but the first merges with a free neighbour. */
+	for (i = 0; i < n; i++)
+		KUNIT_ASSERT_EQ(test, release(&s, i * 8), 0);
+	KUNIT_EXPECT_TRUE(test, list_is_singular(&s.all));
+	KUNIT_EXPECT_EQ(test, s.n_spares, (unsigned int)BUS1_SLICES_SPARES);
+	KUNIT_EXPECT_EQ(test, list_count_nodes(&s.spares),
+			(size_t)BUS1_SLICES_SPARES);
+	for (i = 0; i < BUS1_SLICES_SPARES; i++)
+		KUNIT_ASSERT_EQ(test, alloc_offset(test, &s, 8), i * 8);
+	KUNIT_EXPECT_EQ(test, s.n_spares, 0U);
+	/* Out of spares, a split allocates again. */
+	for (; i < n; i++)
+		KUNIT_ASSERT_EQ(test, alloc_offset(test, &s, 8), i * 8);
+	KUNIT_EXPECT_EQ(test, s.n_busy, n);
+	check_free_list(test, &s);
+	bus1_slices_deinit(&s);
+}
+
 static void bus1_slice_test_release_errors(struct kunit *test)
 {
 	struct bus1_slices s;
@@ -256,6 +289,7 @@ static struct kunit_case bus1_slice_test_cases[] = {
 	KUNIT_CASE(bus1_slice_test_full),
 	KUNIT_CASE(bus1_slice_test_reuse_and_merge),
 	KUNIT_CASE(bus1_slice_test_free_list),
+	KUNIT_CASE(bus1_slice_test_spares),
 	KUNIT_CASE(bus1_slice_test_release_errors),
 	KUNIT_CASE(bus1_slice_test_unpublished),
 	KUNIT_CASE(bus1_slice_test_release_all_or_nothing),

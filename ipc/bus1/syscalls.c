@@ -296,6 +296,21 @@ static struct file **bus1_import_files(u64 uptr, size_t n)
 	return files;
 }
 
+/* Read one struct bus1_vec: two loads, where a copy walks a loop. */
+static int bus1_get_vec(struct bus1_vec *vec,
+			const struct bus1_vec __user *uvec)
+{
+	if (!user_read_access_begin(uvec, sizeof(*uvec)))
+		return -EFAULT;
+	unsafe_get_user(vec->ptr, &uvec->ptr, efault);
+	unsafe_get_user(vec->len, &uvec->len, efault);
+	user_read_access_end();
+	return 0;
+efault:
+	user_read_access_end();
+	return -EFAULT;
+}
+
 /*
  * Turn the struct bus1_vec array of a send into an iov_iter over the
  * sender's memory, in @small (UIO_FASTIOV entries) if it fits there.
@@ -313,10 +328,17 @@ static struct iovec *bus1_import_vecs(u64 uptr, size_t n,
 	size_t i, total = 0;
 	int r = 0;
 
-	vecs = bus1_import_array(bus1_user_ptr(uptr), n, sizeof(*vecs),
-				 small_vecs, sizeof(small_vecs));
-	if (IS_ERR(vecs))
-		return ERR_CAST(vecs);
+	if (n == 1) {
+		vecs = small_vecs;
+		r = bus1_get_vec(vecs, bus1_user_ptr(uptr));
+		if (r)
+			return ERR_PTR(r);
+	} else {
+		vecs = bus1_import_array(bus1_user_ptr(uptr), n, sizeof(*vecs),
+					 small_vecs, sizeof(small_vecs));
+		if (IS_ERR(vecs))
+			return ERR_CAST(vecs);
+	}
 	if (n > UIO_FASTIOV) {
 		iov = kvmalloc_array(n, sizeof(*iov), GFP_KERNEL_ACCOUNT);
 		if (!iov) {

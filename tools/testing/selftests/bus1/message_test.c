@@ -656,8 +656,16 @@ TEST_F(msg, send_efault)
 	s.n_vecs = 2;
 	EXPECT_EQ(-1, bus1_send(self->a, &s, sizeof(s)));
 	EXPECT_EQ(EFAULT, errno);
-	s.ptr_vecs = PTR(&v);
+	/* A single vector is read field by field: its length in the hole. */
+	memcpy(hole + PAGE - sizeof(v.ptr), &v.ptr, sizeof(v.ptr));
+	s.ptr_vecs = PTR(hole + PAGE - sizeof(v.ptr));
 	s.n_vecs = 1;
+	EXPECT_EQ(-1, bus1_send(self->a, &s, sizeof(s)));
+	EXPECT_EQ(EFAULT, errno);
+	s.ptr_vecs = ~0ULL - 8;
+	EXPECT_EQ(-1, bus1_send(self->a, &s, sizeof(s)));
+	EXPECT_EQ(EFAULT, errno);
+	s.ptr_vecs = PTR(&v);
 
 	/* The payload: unmapped, inaccessible, or partly in the hole. */
 	v.ptr = 0;

@@ -314,9 +314,10 @@ efault:
 /*
  * Turn the struct bus1_vec array of a send into an iov_iter over the
  * sender's memory, in @small (UIO_FASTIOV entries) if it fits there.
+ * A single vector, the common case, is read without the array import.
  * Return: the iovec array @iter uses, to free with bus1_array_free(), or
  * an ERR_PTR: -EFAULT for a bad address, -EMSGSIZE if the payload is too
- * large.
+ * large, -ENOMEM.
  */
 static struct iovec *bus1_import_vecs(u64 uptr, size_t n,
 				      struct iov_iter *iter,

@@ -51,7 +51,7 @@
 #include "bench.h"
 
 static const struct mech *const mechs[] = {
-	&mech_bus1, &mech_unix_seqpacket, &mech_unix_stream, &mech_pipe,
+	&mech_bus1, &mech_bus1_creds, &mech_unix_seqpacket, &mech_unix_stream, &mech_pipe,
 	&mech_broker, &mech_binder, &mech_binder_oneway, &mech_futex,
 	&mech_bus1_handle, &mech_bus1_fd, &mech_unix_fd,
 };

@@ -76,7 +76,8 @@ struct group {
 	void (*destroy)(void *shared);
 };
 
-extern const struct mech mech_bus1, mech_bus1_handle, mech_bus1_fd;
+extern const struct mech mech_bus1, mech_bus1_creds, mech_bus1_handle;
+extern const struct mech mech_bus1_fd;
 extern const struct mech mech_unix_seqpacket, mech_unix_stream, mech_unix_fd;
 extern const struct mech mech_pipe, mech_broker, mech_futex;
 extern const struct mech mech_binder, mech_binder_oneway;

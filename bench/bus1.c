@@ -20,13 +20,18 @@
 #include <linux/bus1.h>
 #include "bench.h"
 
-static int peer_create(void)
+static int peer_create_flags(unsigned int flags)
 {
-	int fd = syscall(__NR_bus1_peer_create, BUS1_PEER_CLOEXEC);
+	int fd = syscall(__NR_bus1_peer_create, BUS1_PEER_CLOEXEC | flags);
 
 	if (fd < 0)
 		die("bus1_peer_create: %m");
 	return fd;
+}
+
+static int peer_create(void)
+{
+	return peer_create_flags(0);
 }
 
 static __u64 node_create(int fd)
@@ -170,24 +175,29 @@ struct bus1_pair {
 	int pass_fd;		/* bus1+fd: the file passed */
 };
 
-static void *pair_create(size_t size, int cpu)
+static struct bus1_pair *pair_create_flags(unsigned int flags)
 {
 	struct bus1_pair *p = xmalloc(sizeof(*p));
 	__u64 node[2];
 	int i;
 
-	(void)size;
-	(void)cpu;
 	memset(p, 0, sizeof(*p));
 	p->third = -1;
 	p->pass_fd = -1;
 	for (i = 0; i < 2; i++) {
-		p->fd[i] = peer_create();
+		p->fd[i] = peer_create_flags(flags);
 		node[i] = node_create(p->fd[i]);
 	}
 	p->to[0] = handle_give(p->fd[1], node[1], p->fd[0]);
 	p->to[1] = handle_give(p->fd[0], node[0], p->fd[1]);
 	return p;
+}
+
+static void *pair_create(size_t size, int cpu)
+{
+	(void)size;
+	(void)cpu;
+	return pair_create_flags(0);
 }
 
 static struct ep *pair_open(void *shared, int side, size_t size)
@@ -234,6 +244,33 @@ const struct mech mech_bus1 = {
 	.caps = CAP_RT | CAP_STREAM | CAP_PAIRS | CAP_PASS | CAP_PATH,
 	.in_place = 1,
 	.create = pair_create,
+	.open = pair_open,
+	.open_both = pair_open_both,
+	.send = b1_send,
+	.recv = b1_recv,
+	.release = b1_release,
+	.close = b1_close,
+	.destroy = pair_destroy,
+	.depth_max = b1_depth,
+};
+
+/*
+ * bus1+creds: both peers are BUS1_PEER_CREDS, so every message carries
+ * its sender's identity behind the payload; the cost of asking for it.
+ */
+static void *creds_create(size_t size, int cpu)
+{
+	(void)size;
+	(void)cpu;
+	return pair_create_flags(BUS1_PEER_CREDS);
+}
+
+const struct mech mech_bus1_creds = {
+	.name = "bus1+creds",
+	.what = "bus1 between two BUS1_PEER_CREDS peers: each message also carries its sender's uid, gid, pid and security context",
+	.caps = CAP_RT | CAP_PATH,
+	.in_place = 1,
+	.create = creds_create,
 	.open = pair_open,
 	.open_both = pair_open_both,
 	.send = b1_send,

@@ -6,7 +6,7 @@
 #   build-kernel.sh ARCH [FLAVOUR]
 #
 # ARCH is x86_64 or arm64. FLAVOUR "test" (the default) adds
-# scripts/configs/debug.config to the guest configuration; "bench" adds
+# scripts/configs/debug.config and lsm.config to the guest configuration; "bench" adds
 # scripts/configs/bench.config instead (no debug option, Binder). The
 # config is tinyconfig plus the fragments in scripts/configs/; it is
 # remade when a fragment changes, and every option the fragments set must
@@ -24,7 +24,7 @@ esac
 CONF=$TOP/scripts/configs
 frags=("$CONF/$arch.config" "$CONF/common.config")
 case $flavour in
-test) frags+=("$CONF/debug.config") ;;
+test) frags+=("$CONF/debug.config" "$CONF/lsm.config") ;;
 bench) frags+=("$CONF/bench.config") ;;
 *) die "unknown flavour: $flavour" ;;
 esac

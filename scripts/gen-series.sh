@@ -57,6 +57,9 @@ PY
 copy include/uapi/linux/bus1.h
 commit 1-uapi
 
+python3 "$TOP/scripts/lsm-hooks.py" "$tree"
+commit 1-lsm-hooks
+
 copy ipc/bus1
 python3 "$TOP/scripts/wire-syscalls.py" generic "$tree"
 commit 2-core

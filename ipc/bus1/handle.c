@@ -26,6 +26,7 @@
 #include <linux/err.h>
 #include <linux/lockdep.h>
 #include <linux/rbtree.h>
+#include <linux/security.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <uapi/linux/bus1.h>
@@ -300,9 +301,13 @@ int bus1_node_create(struct bus1_peer *peer, u64 id)
  * reference and keeps its ID; otherwise @dst gets a new handle, charged
  * to the quota of @dst and attributed to the user of @src.
  *
- * Return: 0 on success, -ENXIO if @src holds no handle @src_id,
- * -EHOSTUNREACH if the node was destroyed, -EDQUOT if a new handle is
- * over the quota of @dst, -ENOMEM when out of memory.
+ * Security modules are asked first, with the credentials of @src, @dst
+ * and the node's owner.
+ *
+ * Return: 0 on success, -ENXIO if @src holds no handle @src_id, a
+ * security module's error if it refuses, -EHOSTUNREACH if the node was
+ * destroyed, -EDQUOT if a new handle is over the quota of @dst, -ENOMEM
+ * when out of memory.
  */
 int bus1_handle_transfer(struct bus1_peer *src, u64 src_id,
 			 struct bus1_peer *dst, u64 *dst_id)
@@ -313,10 +318,6 @@ int bus1_handle_transfer(struct bus1_peer *src, u64 src_id,
 	struct rb_node *n;
 	int r = 0;
 
-	new = bus1_handle_new(dst);
-	if (!new)
-		return -ENOMEM;
-
 	mutex_lock(&src->lock);
 	handle = bus1_handle_find(src, src_id);
 	if (handle) {
@@ -324,9 +325,20 @@ int bus1_handle_transfer(struct bus1_peer *src, u64 src_id,
 		kref_get(&node->ref);
 	}
 	mutex_unlock(&src->lock);
-	if (!handle) {
-		bus1_handle_put(new);
+	if (!handle)
 		return -ENXIO;
+
+	/* The node keeps its owner, and so the owner's credentials. */
+	r = security_bus1_transfer_handle(src->cred, dst->cred,
+					  node->owner->cred);
+	if (r) {
+		bus1_node_put(node);
+		return r;
+	}
+	new = bus1_handle_new(dst);
+	if (!new) {
+		bus1_node_put(node);
+		return -ENOMEM;
 	}
 
 	mutex_lock(&dst->lock);

@@ -78,6 +78,18 @@ static inline size_t bus1_message_trailer_offset(size_t size)
 	return ALIGN(size, sizeof(u64));
 }
 
+/*
+ * Where the sender's identity starts in the slice of a message to a
+ * BUS1_PEER_CREDS peer: behind the fd numbers, 8-byte aligned.
+ */
+static inline size_t bus1_message_creds_offset(size_t size, size_t n_handles,
+					       size_t n_files)
+{
+	return ALIGN(bus1_message_trailer_offset(size) +
+		     n_handles * sizeof(u64) + n_files * sizeof(s32),
+		     sizeof(u64));
+}
+
 static inline struct bus1_message *
 bus1_message_from_qnode(struct bus1_queue_node *qnode)
 {

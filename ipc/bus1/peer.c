@@ -10,16 +10,19 @@
  */
 
 #include <linux/anon_inodes.h>
+#include <linux/cred.h>
 #include <linux/err.h>
 #include <linux/fcntl.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/poll.h>
+#include <linux/security.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
 #include <uapi/linux/bus1.h>
+#include "creds.h"
 #include "handle.h"
 #include "message.h"
 #include "node.h"
@@ -27,7 +30,7 @@
 
 static void bus1_peer_teardown_work(struct work_struct *work);
 
-static struct bus1_peer *bus1_peer_new(void)
+static struct bus1_peer *bus1_peer_new(unsigned int flags)
 {
 	struct bus1_peer *peer;
 	int r;
@@ -38,6 +41,9 @@ static struct bus1_peer *bus1_peer_new(void)
 
 	kref_init(&peer->ref);
 	atomic_set(&peer->active, 0);
+	if (flags & BUS1_PEER_CREDS)
+		__set_bit(BUS1_PEER_BIT_CREDS, &peer->flags);
+	bus1_creds_init(peer);
 	mutex_init(&peer->lock);
 	mutex_init(&peer->nodes_lock);
 	mutex_init(&peer->recv_lock);
@@ -47,13 +53,14 @@ static struct bus1_peer *bus1_peer_new(void)
 	bus1_handles_init(&peer->handles);
 	init_waitqueue_head(&peer->waitq);
 	bus1_queue_init(&peer->queue);
-	r = bus1_quota_init(&peer->quota);
+	r = bus1_quota_init(&peer->quota, peer->cred->uid);
 	if (!r) {
 		r = bus1_pool_init(&peer->pool, BUS1_POOL_SIZE, &peer->quota);
 		if (r)
 			bus1_quota_deinit(&peer->quota);
 	}
 	if (r) {
+		bus1_creds_deinit(peer);
 		kfree(peer);
 		return ERR_PTR(r);
 	}
@@ -73,6 +80,7 @@ static void bus1_peer_free(struct kref *ref)
 	mutex_destroy(&peer->recv_lock);
 	mutex_destroy(&peer->nodes_lock);
 	mutex_destroy(&peer->lock);
+	bus1_creds_deinit(peer);
 	kfree(peer);
 }
 
@@ -266,6 +274,9 @@ static void bus1_peer_destroy_new(struct bus1_peer *peer)
  * bus1_peer_create_fd() - create a peer and install a file descriptor for it
  * @flags:	BUS1_PEER_* flags, already validated by the caller
  *
+ * The peer keeps the caller's credentials. Security modules are asked
+ * first, and its file gets an inode of its own that they can label.
+ *
  * Return: the new file descriptor, or a negative error code.
  */
 int bus1_peer_create_fd(unsigned int flags)
@@ -274,7 +285,10 @@ int bus1_peer_create_fd(unsigned int flags)
 	struct file *file;
 	int fd;
 
-	peer = bus1_peer_new();
+	fd = security_bus1_peer_create(current_cred());
+	if (fd)
+		return fd;
+	peer = bus1_peer_new(flags);
 	if (IS_ERR(peer))
 		return PTR_ERR(peer);
 
@@ -284,8 +298,9 @@ int bus1_peer_create_fd(unsigned int flags)
 		return fd;
 	}
 
-	file = anon_inode_getfile("[bus1]", &bus1_peer_fops, peer,
-				  O_RDWR | ((flags & BUS1_PEER_NONBLOCK) ? O_NONBLOCK : 0));
+	file = anon_inode_create_getfile("[bus1]", &bus1_peer_fops, peer,
+					 O_RDWR | ((flags & BUS1_PEER_NONBLOCK) ?
+						   O_NONBLOCK : 0), NULL);
 	if (IS_ERR(file)) {
 		put_unused_fd(fd);
 		bus1_peer_destroy_new(peer);
@@ -407,6 +422,8 @@ static int bus1_peer_deliver(struct bus1_peer *peer, struct bus1_message *msg,
 	case BUS1_MSG_DATA:
 		/* The receiver owns @node: its ID is the owner's handle's. */
 		out.destination = msg->node->id;
+		if (test_bit(BUS1_PEER_BIT_CREDS, &peer->flags))
+			out.msg_flags |= BUS1_MSG_CREDS;
 		out.offset = msg->slice->offset;
 		out.size = msg->size;
 		n_handles = msg->n_handles;

@@ -23,7 +23,10 @@
 
 struct bus1_message;
 struct bus1_recv;
+struct bus1_secctx;
+struct cred;
 struct file;
+struct pid_namespace;
 
 /**
  * struct bus1_peer - one bus1 peer
@@ -33,6 +36,15 @@ struct file;
  *		peer's own system calls and senders to it; plus
  *		BUS1_PEER_DISCONNECTED once the peer is disconnected
  * @flags:	BUS1_PEER_BIT_* bits
+ * @cred:	credentials of the task that created the peer, a counted
+ *		reference; every permission check and charge on the peer's
+ *		behalf uses them, whoever calls through its file
+ * @pid_ns:	PID namespace of that task, a counted reference; with
+ *		@cred's user namespace, what the sender identity a
+ *		BUS1_PEER_CREDS peer receives is translated into
+ * @secctx:	the LSM security context of @cred, made the first time a
+ *		message of the peer carries it (see creds.c); NULL until
+ *		then, set once with cmpxchg()
  * @lock:	protects @handles
  * @nodes_lock:	protects the holders and release state of every node the
  *		peer owns (see node.c)
@@ -84,6 +96,9 @@ struct bus1_peer {
 	struct kref ref;
 	atomic_t active;
 	unsigned long flags;
+	const struct cred *cred;
+	struct pid_namespace *pid_ns;
+	struct bus1_secctx *secctx;
 	struct mutex lock;	/* guards @handles; one peer's at a time */
 	struct mutex nodes_lock; /* guards owned nodes; one peer's at a time */
 	struct mutex recv_lock;	/* one receiver at a time */
@@ -110,6 +125,8 @@ struct bus1_peer {
 
 /* Set once the peer is disconnected; never cleared. */
 #define BUS1_PEER_BIT_DISCONNECTED	0
+/* Created with BUS1_PEER_CREDS: its data messages carry their sender. */
+#define BUS1_PEER_BIT_CREDS		1
 
 /* Added to bus1_peer.active when the peer disconnects. */
 #define BUS1_PEER_DISCONNECTED	INT_MIN

@@ -506,16 +506,15 @@ static void bus1_user_free(struct kref *ref)
 /**
  * bus1_quota_init() - set up the quota of a new peer
  * @quota:	quota to initialize
- *
- * The peer belongs to the real uid of the caller, as other per-user
- * limits of the kernel do.
+ * @uid:	the peer's user: the real uid of the credentials it keeps,
+ *		as other per-user limits of the kernel count
  *
  * Return: 0 on success, -ENOMEM when out of memory.
  */
-int bus1_quota_init(struct bus1_quota *quota)
+int bus1_quota_init(struct bus1_quota *quota, kuid_t uid)
 {
 	memset(quota->used, 0, sizeof(quota->used));
-	quota->user = bus1_user_get(current_uid());
+	quota->user = bus1_user_get(uid);
 	return quota->user ? 0 : -ENOMEM;
 }
 

@@ -92,7 +92,7 @@ struct bus1_quota {
 	u64 used[BUS1_RES_N];
 };
 
-int bus1_quota_init(struct bus1_quota *quota);
+int bus1_quota_init(struct bus1_quota *quota, kuid_t uid);
 void bus1_quota_deinit(struct bus1_quota *quota);
 int bus1_quota_charge(struct bus1_quota *quota, kuid_t from,
 		      const u64 *amount, struct bus1_usage **usage);

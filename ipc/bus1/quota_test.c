@@ -5,6 +5,7 @@
  */
 
 #include <kunit/test.h>
+#include <linux/cred.h>
 #include <linux/limits.h>
 #include <linux/math64.h>
 #include <linux/minmax.h>
@@ -204,7 +205,7 @@ static void bus1_quota_test_charge(struct kunit *test)
 	struct bus1_quota q;
 	struct bus1_user *user;
 
-	KUNIT_ASSERT_EQ(test, bus1_quota_init(&q), 0);
+	KUNIT_ASSERT_EQ(test, bus1_quota_init(&q, current_uid()), 0);
 	user = q.user;
 	KUNIT_ASSERT_EQ(test, bus1_quota_charge(&q, KUIDT_INIT(70001), one_msg,
 						&a), 0);
@@ -255,7 +256,7 @@ static void bus1_quota_test_message(struct kunit *test)
 	struct bus1_quota q;
 	struct bus1_user *user;
 
-	KUNIT_ASSERT_EQ(test, bus1_quota_init(&q), 0);
+	KUNIT_ASSERT_EQ(test, bus1_quota_init(&q, current_uid()), 0);
 	user = q.user;
 	KUNIT_ASSERT_EQ(test, bus1_quota_charge_message(&q, KUIDT_INIT(70001),
 							64, 2, 1, &a), 0);
@@ -299,7 +300,7 @@ static void bus1_quota_test_received(struct kunit *test)
 	struct bus1_quota q;
 	struct bus1_user *user;
 
-	KUNIT_ASSERT_EQ(test, bus1_quota_init(&q), 0);
+	KUNIT_ASSERT_EQ(test, bus1_quota_init(&q, current_uid()), 0);
 	user = q.user;
 	KUNIT_ASSERT_EQ(test, bus1_quota_charge_message(&q, KUIDT_INIT(70001),
 							64, 0, 0, &a), 0);

@@ -20,15 +20,19 @@
 #include "pool.h"
 #include "tx.h"
 
-#define BUS1_PEER_CREATE_FLAGS	(BUS1_PEER_CLOEXEC | BUS1_PEER_NONBLOCK)
+#define BUS1_PEER_CREATE_FLAGS	(BUS1_PEER_CLOEXEC | BUS1_PEER_NONBLOCK | \
+				 BUS1_PEER_CREDS)
 
 /**
  * sys_bus1_peer_create() - create a new bus1 peer
- * @flags:	BUS1_PEER_CLOEXEC, BUS1_PEER_NONBLOCK
+ * @flags:	BUS1_PEER_CLOEXEC, BUS1_PEER_NONBLOCK, BUS1_PEER_CREDS
+ *
+ * The peer keeps the caller's credentials for its whole life.
  *
  * Return: a file descriptor for the new peer; -EINVAL for an unknown flag,
- * -EMFILE or -ENFILE when out of file descriptors or files, -ENOMEM when
- * out of memory.
+ * -EPERM or -EACCES (the security module's error) if a security module
+ * refuses, -EMFILE or -ENFILE when out of file descriptors or files,
+ * -ENOMEM when out of memory.
  */
 SYSCALL_DEFINE1(bus1_peer_create, unsigned int, flags)
 {
@@ -122,9 +126,10 @@ SYSCALL_DEFINE3(bus1_node_create, int, fd, __u64 __user *, id,
  * know is set or @size exceeds a page, -EBADF if a descriptor is not
  * open, -EBADFD if it is not a bus1 peer, -ESHUTDOWN if one is
  * disconnected, -ENXIO if @src_fd holds no handle of that ID,
- * -EHOSTUNREACH if its node was destroyed, -EDQUOT if a new handle in
- * @dst_fd is over its quota, -EFAULT for a bad @uargs (checked before the
- * transfer), -ENOMEM when out of memory.
+ * -EHOSTUNREACH if its node was destroyed, -EPERM or -EACCES (the
+ * security module's error) if a security module refuses the transfer,
+ * -EDQUOT if a new handle in @dst_fd is over its quota, -EFAULT for a bad
+ * @uargs (checked before the transfer), -ENOMEM when out of memory.
  */
 SYSCALL_DEFINE4(bus1_handle_transfer, int, src_fd, int, dst_fd,
 		struct bus1_transfer __user *, uargs, size_t, size)
@@ -479,10 +484,12 @@ efault:
  * -ENOTUNIQ if a destination is named twice; -EHOSTUNREACH if a
  * destination node was destroyed (its owner may have disconnected);
  * -ENOSPC if a receiver's pool has no room; -EDQUOT if the message is
- * over a receiver's quota or the sender's fair share of it; -ENOMEM
- * when out of memory. With BUS1_SEND_CONTINUE, ENXIO, EHOSTUNREACH,
- * ENOSPC, EDQUOT and ENOMEM of a single destination are reported in its
- * entry of ptr_errors instead.
+ * over a receiver's quota or the sender's fair share of it; -EPERM or
+ * -EACCES (the security module's error) if a security module refuses a
+ * destination, or a handle or file passed to it; -ENOMEM when out of
+ * memory. With BUS1_SEND_CONTINUE, ENXIO, EHOSTUNREACH, ENOSPC, EDQUOT,
+ * a security module's error and ENOMEM of a single destination are
+ * reported in its entry of ptr_errors instead.
  */
 SYSCALL_DEFINE3(bus1_send, int, fd, const struct bus1_send __user *, uargs,
 		size_t, size)

@@ -3,8 +3,13 @@
  * bus1 transactions
  *
  * A send delivers one payload to every destination node, all or nothing,
- * in three steps:
+ * in four steps:
  *
+ *  0. Authorize: ask the security modules, before anything is done,
+ *     whether the sender may send to the owner of each destination node,
+ *     and pass it each handle and file the send carries. A refusal fails
+ *     the send, or, with per-destination results, leaves that
+ *     destination out and reports its errno.
  *  1. Prepare: resolve the handle IDs of the sender to nodes, take an
  *     active reference on the owner of each, allocate a message and a
  *     slice of that owner's pool, charge both to the owner's quota, and
@@ -16,7 +21,8 @@
  *  2. Copy: write the payload from the sender's memory into each slice,
  *     and fill the room for the passed handles and fds behind it with
  *     placeholders, so that the receiver's pool pages exist before the
- *     receiver installs them. This is the only copy; a fault undoes
+ *     receiver installs them; then, for a receiver that asked for it,
+ *     the sender's identity (see creds.c). This is the only copy; a fault undoes
  *     everything. The results are written out after it, and a fault
  *     there undoes everything too.
  *  3. Commit: put the messages into the receivers' queues so that they
@@ -36,11 +42,13 @@
 #include <linux/file.h>
 #include <linux/minmax.h>
 #include <linux/poll.h>
+#include <linux/security.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
 #include <linux/wait.h>
 #include <uapi/linux/bus1.h>
+#include "creds.h"
 #include "handle.h"
 #include "message.h"
 #include "peer.h"
@@ -79,6 +87,8 @@ struct bus1_tx_dest {
  * @handles:	the nodes of @payload's handle IDs, counted references
  * @trailer:	placeholders for the passed handles and fds, all bits set
  * @trailer_size: size of @trailer, 0 if nothing is passed
+ * @secctx:	the sender's security context, once a receiver asks for
+ *		the sender's identity; NULL before
  *
  * Lives on the sender's stack and heap for the duration of one send. Its
  * address is the tie-break key of its messages: no two transactions in
@@ -94,6 +104,7 @@ struct bus1_tx {
 	struct bus1_node **handles;
 	void *trailer;
 	size_t trailer_size;
+	const struct bus1_secctx *secctx;
 };
 
 /*
@@ -136,18 +147,31 @@ static int bus1_tx_prepare_one(struct bus1_tx *tx, struct bus1_tx_dest *d,
 	struct bus1_message *msg;
 	struct bus1_slice *slice;
 	struct bus1_usage *usage;
-	size_t i;
+	size_t i, slice_size;
 	int r;
 
 	d->peer = d->node->owner;
 	if (bus1_node_is_destroyed(d->node) || !bus1_peer_acquire(d->peer))
 		return -EHOSTUNREACH;
 	d->active = true;
+	slice_size = bus1_message_trailer_offset(size) + tx->trailer_size;
+	if (unlikely(test_bit(BUS1_PEER_BIT_CREDS, &d->peer->flags))) {
+		if (!tx->secctx) {
+			tx->secctx = bus1_creds_secctx(tx->sender);
+			if (IS_ERR(tx->secctx)) {
+				r = PTR_ERR(tx->secctx);
+				tx->secctx = NULL;
+				return r;
+			}
+		}
+		slice_size = bus1_message_creds_offset(size, p->n_handles,
+						       p->n_files) +
+			     bus1_creds_size(tx->secctx);
+	}
 	msg = bus1_message_new(d->peer, p->n_handles, p->n_files);
 	if (!msg)
 		return -ENOMEM;
-	slice = bus1_pool_alloc(&d->peer->pool,
-				bus1_message_trailer_offset(size) + tx->trailer_size);
+	slice = bus1_pool_alloc(&d->peer->pool, slice_size);
 	if (IS_ERR(slice)) {
 		bus1_message_free(msg, tx->sender);
 		return PTR_ERR(slice);
@@ -183,6 +207,51 @@ static int bus1_tx_prepare_one(struct bus1_tx *tx, struct bus1_tx_dest *d,
 	return 0;
 }
 
+/* Whether the security modules let the sender reach @dst with @tx. */
+static int bus1_tx_authorize_one(struct bus1_tx *tx, struct bus1_peer *dst)
+{
+	const struct cred *from = tx->sender->cred, *to = dst->cred;
+	struct bus1_tx_payload *p = tx->payload;
+	size_t i;
+	int r;
+
+	r = security_bus1_send(from, to);
+	for (i = 0; !r && i < p->n_handles; i++)
+		r = security_bus1_transfer_handle(from, to,
+						  tx->handles[i]->owner->cred);
+	for (i = 0; !r && i < p->n_files; i++)
+		r = security_bus1_transfer_file(from, to, p->files[i]);
+	return r;
+}
+
+/*
+ * Step 0: ask the security modules about every destination whose ID was
+ * found. A node keeps its owner in memory, and so its credentials, which
+ * never change. With per-destination results a refused destination is
+ * dropped and its errno recorded; otherwise it fails the transaction.
+ */
+static int bus1_tx_authorize(struct bus1_tx *tx)
+{
+	struct bus1_tx_dest *d;
+	size_t i;
+	int r;
+
+	for (i = 0; i < tx->n_dests; i++) {
+		d = &tx->dests[i];
+		if (!d->node)
+			continue;
+		r = bus1_tx_authorize_one(tx, d->node->owner);
+		if (r && !tx->errors)
+			return r;
+		if (r) {
+			tx->errors[i] = -r;
+			bus1_node_put(d->node);
+			d->node = NULL;
+		}
+	}
+	return 0;
+}
+
 /*
  * Step 1: prepare every destination whose ID was found. With
  * per-destination results a failure is recorded and the destination left
@@ -213,7 +282,31 @@ static int bus1_tx_prepare(struct bus1_tx *tx, size_t size)
 	return 0;
 }
 
-/* Step 2: copy the payload into every slice, then the placeholders. */
+/* Write the sender's identity behind the handles and fds of @d. */
+static int bus1_tx_copy_creds(struct bus1_tx *tx, struct bus1_tx_dest *d)
+{
+	struct bus1_tx_payload *p = tx->payload;
+	struct bus1_creds creds;
+	struct kvec kvec[2] = {
+		{ &creds, sizeof(creds) },
+		{ (void *)tx->secctx->ctx, tx->secctx->len + 1 },
+	};
+	struct iov_iter iter;
+
+	bus1_creds_fill(&creds, tx->sender, d->peer, tx->secctx);
+	iov_iter_kvec(&iter, ITER_SOURCE, kvec, 2,
+		      bus1_creds_size(tx->secctx));
+	return bus1_pool_write(&d->peer->pool, d->msg->slice,
+			       bus1_message_creds_offset(d->msg->size,
+							 p->n_handles,
+							 p->n_files),
+			       &iter);
+}
+
+/*
+ * Step 2: copy the payload into every slice, then the placeholders, then
+ * the sender's identity where it is asked for.
+ */
 static int bus1_tx_copy(struct bus1_tx *tx)
 {
 	struct kvec kvec = { tx->trailer, tx->trailer_size };
@@ -230,13 +323,20 @@ static int bus1_tx_copy(struct bus1_tx *tx)
 		r = bus1_pool_write(&d->peer->pool, d->msg->slice, 0, &iter);
 		if (r)
 			return r;
-		if (!tx->trailer_size)
-			continue;
-		iov_iter_kvec(&iter, ITER_SOURCE, &kvec, 1, kvec.iov_len);
-		r = bus1_pool_write(&d->peer->pool, d->msg->slice,
-				    bus1_message_trailer_offset(d->msg->size), &iter);
-		if (r)
-			return r;
+		if (tx->trailer_size) {
+			iov_iter_kvec(&iter, ITER_SOURCE, &kvec, 1,
+				      kvec.iov_len);
+			r = bus1_pool_write(&d->peer->pool, d->msg->slice,
+					    bus1_message_trailer_offset(d->msg->size),
+					    &iter);
+			if (r)
+				return r;
+		}
+		if (unlikely(test_bit(BUS1_PEER_BIT_CREDS, &d->peer->flags))) {
+			r = bus1_tx_copy_creds(tx, d);
+			if (r)
+				return r;
+		}
 	}
 	return 0;
 }
@@ -339,10 +439,12 @@ static void bus1_tx_commit(struct bus1_tx *tx)
  * or of the passed handle IDs, -ENOTUNIQ if two of @ids are the same,
  * -EHOSTUNREACH if a destination node was destroyed, -ENOSPC if a
  * receiver's pool has no room for the payload, -EDQUOT if the message is
- * over a receiver's quota, -EFAULT if the payload cannot be read or
- * @uerrors cannot be written, -ENOMEM when out of memory. With @uerrors,
- * -ENXIO, -EHOSTUNREACH, -ENOSPC, -EDQUOT and -ENOMEM of one destination
- * are reported in @uerrors instead. A failed copy may
+ * over a receiver's quota, a security module's error if it refuses a
+ * destination or what the send passes to it, -EFAULT if the payload
+ * cannot be read or @uerrors cannot be written, -ENOMEM when out of
+ * memory. With @uerrors, -ENXIO, -EHOSTUNREACH, -ENOSPC, -EDQUOT, a
+ * security module's error and -ENOMEM of one destination are reported
+ * in @uerrors instead. A failed copy may
  * leave part of the payload in pool space that is free again; nothing
  * refers to it.
  */
@@ -394,6 +496,8 @@ int bus1_tx_send(struct bus1_peer *sender, const u64 *ids, size_t n_ids,
 	if (!r && tx.trailer)
 		memset(tx.trailer, 0xff, tx.trailer_size);
 
+	if (!r)
+		r = bus1_tx_authorize(&tx);
 	if (!r)
 		r = bus1_tx_prepare(&tx, iov_iter_count(&payload->data));
 	if (!r)

@@ -16,6 +16,7 @@
  */
 #define BUS1_PEER_CLOEXEC	(1U << 0)	/* new fd is close-on-exec */
 #define BUS1_PEER_NONBLOCK	(1U << 1)	/* new file is O_NONBLOCK */
+#define BUS1_PEER_CREDS		(1U << 2)	/* messages carry their sender */
 
 /*
  * Size in bytes of the receive pool of every peer. The pool is mapped with
@@ -114,6 +115,7 @@ struct bus1_send {
 
 /* Flags bus1_recv() returns in bus1_recv.msg_flags. */
 #define BUS1_MSG_CONTINUE	(1ULL << 0)	/* next entry: same transaction */
+#define BUS1_MSG_CREDS		(1ULL << 1)	/* the slice holds bus1_creds */
 
 /**
  * struct bus1_recv - arguments of bus1_recv()
@@ -147,5 +149,29 @@ struct bus1_recv {
 };
 
 #define BUS1_RECV_SIZE_VER0	64	/* sizeof first published struct */
+
+/**
+ * struct bus1_creds - who sent a message to a BUS1_PEER_CREDS peer
+ * @uid:	effective user ID of the sending peer's credentials (those of
+ *		the task that created it), in the user namespace of the
+ *		receiving peer's credentials; the overflow uid if it is not
+ *		mapped there
+ * @gid:	effective group ID of the same, likewise
+ * @pid:	process (thread group) that sent the message, in the PID
+ *		namespace of the task that created the receiving peer; 0 if
+ *		it is not visible there
+ * @n_secctx:	length of the LSM security context of the sending peer's
+ *		credentials that follows, without its terminating NUL; 0 if
+ *		no security module provides one
+ *
+ * Captured when the message is sent. The context follows the structure
+ * in the slice, NUL-terminated.
+ */
+struct bus1_creds {
+	__u32 uid;
+	__u32 gid;
+	__u32 pid;
+	__u32 n_secctx;
+};
 
 #endif /* _UAPI_LINUX_BUS1_H */

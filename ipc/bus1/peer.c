@@ -283,11 +283,11 @@ int bus1_peer_create_fd(unsigned int flags)
 {
 	struct bus1_peer *peer;
 	struct file *file;
-	int fd;
+	int fd, r;
 
-	fd = security_bus1_peer_create(current_cred());
-	if (fd)
-		return fd;
+	r = security_bus1_peer_create(current_cred());
+	if (r)
+		return r;
 	peer = bus1_peer_new(flags);
 	if (IS_ERR(peer))
 		return PTR_ERR(peer);

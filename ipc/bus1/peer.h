@@ -26,6 +26,7 @@ struct bus1_recv;
 struct bus1_secctx;
 struct cred;
 struct file;
+struct pid;
 struct pid_namespace;
 
 /**
@@ -39,12 +40,14 @@ struct pid_namespace;
  * @cred:	credentials of the task that created the peer, a counted
  *		reference; every permission check and charge on the peer's
  *		behalf uses them, whoever calls through its file
+ * @pid:	the process (thread group) of that task, a counted
+ *		reference; reported as the sender of the peer's messages
  * @pid_ns:	PID namespace of that task, a counted reference; with
  *		@cred's user namespace, what the sender identity a
  *		BUS1_PEER_CREDS peer receives is translated into
  * @secctx:	the LSM security context of @cred, made the first time a
  *		message of the peer carries it (see creds.c); NULL until
- *		then, set once with cmpxchg()
+ *		then, set once with cmpxchg() and read with acquire
  * @lock:	protects @handles
  * @nodes_lock:	protects the holders and release state of every node the
  *		peer owns (see node.c)
@@ -97,6 +100,7 @@ struct bus1_peer {
 	atomic_t active;
 	unsigned long flags;
 	const struct cred *cred;
+	struct pid *pid;
 	struct pid_namespace *pid_ns;
 	struct bus1_secctx *secctx;
 	struct mutex lock;	/* guards @handles; one peer's at a time */

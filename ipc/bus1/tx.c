@@ -2,29 +2,28 @@
 /*
  * bus1 transactions
  *
- * A send delivers one payload to every destination node, all or nothing,
- * in four steps:
+ * A send delivers one payload to every destination node, all or nothing.
+ * It resolves the sender's handle IDs to nodes first, then takes four
+ * steps:
  *
  *  0. Authorize: ask the security modules, before anything is done,
  *     whether the sender may send to the owner of each destination node,
  *     and pass it each handle and file the send carries. A refusal fails
  *     the send, or, with per-destination results, leaves that
  *     destination out and reports its errno.
- *  1. Prepare: resolve the handle IDs of the sender to nodes, take an
- *     active reference on the owner of each, allocate a message and a
- *     slice of that owner's pool, charge both to the owner's quota, and
- *     give the message its own references to the handles and files the
- *     send passes. Any
- *     failure here undoes everything, unless the sender asked for
- *     per-destination results: then a destination that fails is left
- *     out and its errno reported.
+ *  1. Prepare: take an active reference on the owner of each destination
+ *     node, allocate a message and a slice of that owner's pool, charge
+ *     both to the owner's quota, and give the message its own references
+ *     to the handles and files the send passes. Any failure here undoes
+ *     everything, unless the sender asked for per-destination results:
+ *     then a destination that fails is left out and its errno reported.
  *  2. Copy: write the payload from the sender's memory into each slice,
  *     and fill the room for the passed handles and fds behind it with
  *     placeholders, so that the receiver's pool pages exist before the
  *     receiver installs them; then, for a receiver that asked for it,
- *     the sender's identity (see creds.c). This is the only copy; a fault undoes
- *     everything. The results are written out after it, and a fault
- *     there undoes everything too.
+ *     the sender's identity (see creds.c). This is the only copy; a
+ *     fault undoes everything. The results are written out after it,
+ *     and a fault there undoes everything too.
  *  3. Commit: put the messages into the receivers' queues so that they
  *     appear at one logical time (see queue.c). Nothing can fail any more.
  *
@@ -139,11 +138,11 @@ static void bus1_tx_destroy(struct bus1_tx *tx)
 	kfree(tx->trailer);
 }
 
-/* An active reference, a message and a slice for @d, charged. */
-static int bus1_tx_prepare_one(struct bus1_tx *tx, struct bus1_tx_dest *d,
-			       size_t size)
+/* Step 1: an active reference, a message and a slice for @d, charged. */
+static int bus1_tx_prepare(struct bus1_tx *tx, struct bus1_tx_dest *d)
 {
 	struct bus1_tx_payload *p = tx->payload;
+	size_t size = iov_iter_count(&p->data);
 	struct bus1_message *msg;
 	struct bus1_slice *slice;
 	struct bus1_usage *usage;
@@ -204,13 +203,18 @@ static int bus1_tx_prepare_one(struct bus1_tx *tx, struct bus1_tx_dest *d,
 	msg->usage = usage;
 	msg->n_charged_handles = p->n_handles;
 	d->msg = msg;
+	tx->n_msgs++;
 	return 0;
 }
 
-/* Whether the security modules let the sender reach @dst with @tx. */
-static int bus1_tx_authorize_one(struct bus1_tx *tx, struct bus1_peer *dst)
+/*
+ * Step 0: whether the security modules let the sender reach the owner of
+ * @d's node with @tx. A node keeps its owner in memory, and so its
+ * credentials, which never change.
+ */
+static int bus1_tx_authorize(struct bus1_tx *tx, struct bus1_tx_dest *d)
 {
-	const struct cred *from = tx->sender->cred, *to = dst->cred;
+	const struct cred *from = tx->sender->cred, *to = d->node->owner->cred;
 	struct bus1_tx_payload *p = tx->payload;
 	size_t i;
 	int r;
@@ -225,12 +229,14 @@ static int bus1_tx_authorize_one(struct bus1_tx *tx, struct bus1_peer *dst)
 }
 
 /*
- * Step 0: ask the security modules about every destination whose ID was
- * found. A node keeps its owner in memory, and so its credentials, which
- * never change. With per-destination results a refused destination is
- * dropped and its errno recorded; otherwise it fails the transaction.
+ * Run @step on every destination still in the transaction. With
+ * per-destination results a destination that fails is recorded and left
+ * out; otherwise it fails the transaction. Inlined, so that @step is a
+ * direct call.
  */
-static int bus1_tx_authorize(struct bus1_tx *tx)
+static __always_inline int bus1_tx_each(struct bus1_tx *tx,
+					int (*step)(struct bus1_tx *tx,
+						    struct bus1_tx_dest *d))
 {
 	struct bus1_tx_dest *d;
 	size_t i;
@@ -240,67 +246,46 @@ static int bus1_tx_authorize(struct bus1_tx *tx)
 		d = &tx->dests[i];
 		if (!d->node)
 			continue;
-		r = bus1_tx_authorize_one(tx, d->node->owner);
-		if (r && !tx->errors)
+		r = step(tx, d);
+		if (!r)
+			continue;
+		if (!tx->errors)
 			return r;
-		if (r) {
-			tx->errors[i] = -r;
-			bus1_node_put(d->node);
-			d->node = NULL;
-		}
+		tx->errors[i] = -r;
+		if (d->active)
+			bus1_peer_release(d->peer);
+		d->active = false;
+		bus1_node_put(d->node);
+		d->node = NULL;
 	}
 	return 0;
 }
 
 /*
- * Step 1: prepare every destination whose ID was found. With
- * per-destination results a failure is recorded and the destination left
- * out; otherwise it fails the transaction.
+ * Write the sender's identity behind the handles and fds of @d, and
+ * zeroes in the alignment gap before it, so that the receiver reads
+ * nothing but what this message put there.
  */
-static int bus1_tx_prepare(struct bus1_tx *tx, size_t size)
-{
-	struct bus1_tx_dest *d;
-	size_t i;
-	int r;
-
-	for (i = 0; i < tx->n_dests; i++) {
-		d = &tx->dests[i];
-		if (!d->node)
-			continue;
-		r = bus1_tx_prepare_one(tx, d, size);
-		if (r && !tx->errors)
-			return r;
-		if (r) {
-			tx->errors[i] = -r;
-			if (d->active)
-				bus1_peer_release(d->peer);
-			d->active = false;
-			continue;
-		}
-		tx->n_msgs++;
-	}
-	return 0;
-}
-
-/* Write the sender's identity behind the handles and fds of @d. */
 static int bus1_tx_copy_creds(struct bus1_tx *tx, struct bus1_tx_dest *d)
 {
-	struct bus1_tx_payload *p = tx->payload;
+	static const u8 zeroes[sizeof(u64)];
+	size_t start = bus1_message_trailer_offset(d->msg->size) +
+		       tx->trailer_size;
+	size_t gap = bus1_message_creds_offset(d->msg->size,
+					       tx->payload->n_handles,
+					       tx->payload->n_files) - start;
 	struct bus1_creds creds;
-	struct kvec kvec[2] = {
+	struct kvec kvec[3] = {
+		{ (void *)zeroes, gap },
 		{ &creds, sizeof(creds) },
 		{ (void *)tx->secctx->ctx, tx->secctx->len + 1 },
 	};
 	struct iov_iter iter;
 
 	bus1_creds_fill(&creds, tx->sender, d->peer, tx->secctx);
-	iov_iter_kvec(&iter, ITER_SOURCE, kvec, 2,
-		      bus1_creds_size(tx->secctx));
-	return bus1_pool_write(&d->peer->pool, d->msg->slice,
-			       bus1_message_creds_offset(d->msg->size,
-							 p->n_handles,
-							 p->n_files),
-			       &iter);
+	iov_iter_kvec(&iter, ITER_SOURCE, kvec, 3,
+		      gap + bus1_creds_size(tx->secctx));
+	return bus1_pool_write(&d->peer->pool, d->msg->slice, start, &iter);
 }
 
 /*
@@ -497,9 +482,9 @@ int bus1_tx_send(struct bus1_peer *sender, const u64 *ids, size_t n_ids,
 		memset(tx.trailer, 0xff, tx.trailer_size);
 
 	if (!r)
-		r = bus1_tx_authorize(&tx);
+		r = bus1_tx_each(&tx, bus1_tx_authorize);
 	if (!r)
-		r = bus1_tx_prepare(&tx, iov_iter_count(&payload->data));
+		r = bus1_tx_each(&tx, bus1_tx_prepare);
 	if (!r)
 		r = bus1_tx_copy(&tx);
 	if (!r && uerrors &&

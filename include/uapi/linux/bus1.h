@@ -157,9 +157,9 @@ struct bus1_recv {
  *		receiving peer's credentials; the overflow uid if it is not
  *		mapped there
  * @gid:	effective group ID of the same, likewise
- * @pid:	process (thread group) that sent the message, in the PID
- *		namespace of the task that created the receiving peer; 0 if
- *		it is not visible there
+ * @pid:	process (thread group ID) that created the sending peer, in
+ *		the PID namespace of the task that created the receiving
+ *		peer; 0 if it is not visible there
  * @n_secctx:	length of the LSM security context of the sending peer's
  *		credentials that follows, without its terminating NUL; 0 if
  *		no security module provides one

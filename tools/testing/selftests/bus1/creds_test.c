@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include "../kselftest_harness.h"
@@ -119,26 +120,40 @@ static int wait_exit(pid_t pid)
 	return WEXITSTATUS(status);
 }
 
+/* The effective IDs of the fixture's sender: a value the pool never held. */
+#define TX_ID	1500
+
 FIXTURE(creds) {
 	int rx;			/* receiver, BUS1_PEER_CREDS */
 	__u64 node;		/* its node, as its own handle ID */
 	const unsigned char *map;
-	int tx;			/* a sender, created by root */
+	int tx;			/* a sender, created with euid TX_ID */
 	__u64 dst;		/* its handle to the node */
 };
 
 FIXTURE_SETUP(creds)
 {
+	static unsigned char dirt[4096];
+	struct sender s;
+
 	if (geteuid())
 		SKIP(return, "needs root");
 	self->rx = peer_with_node(BUS1_PEER_CREDS, &self->node);
 	ASSERT_LE(0, self->rx);
 	self->map = map_pool(self->rx);
-	ASSERT_TRUE(self->map != NULL);
-	self->tx = bus1_peer_create(0);
+	ASSERT_TRUE(!!self->map);
+	self->tx = peer_as(TX_ID);
 	ASSERT_LE(0, self->tx);
 	self->dst = bus1_transfer_id(self->rx, self->node, self->tx);
 	ASSERT_NE(0, self->dst);
+	/*
+	 * Fill the start of the pool with 0xaa and free it again: the next
+	 * slices reuse it, so whatever the kernel does not write there
+	 * reads as 0xaa, not as the zeroes of a fresh page.
+	 */
+	memset(dirt, 0xaa, sizeof(dirt));
+	ASSERT_EQ(0, send_to(self->tx, self->dst, dirt, sizeof(dirt), NULL, 0));
+	ASSERT_EQ(0, recv_sender(self->rx, self->map, &s));
 }
 
 FIXTURE_TEARDOWN(creds)
@@ -157,11 +172,17 @@ TEST_F(creds, plain)
 	ASSERT_EQ(0, send_to(self->tx, self->dst, "hello", 5, NULL, 0));
 	ASSERT_EQ(0, recv_sender(self->rx, self->map, &s));
 	EXPECT_EQ(BUS1_MSG_CREDS, s.msg_flags);
-	EXPECT_EQ(0, s.creds.uid);
-	EXPECT_EQ(0, s.creds.gid);
+	EXPECT_EQ(TX_ID, s.creds.uid);
+	EXPECT_EQ(TX_ID, s.creds.gid);
 	EXPECT_EQ(getpid(), s.creds.pid);
 	EXPECT_EQ(strlen(label), s.creds.n_secctx);
 	EXPECT_STREQ(label, s.secctx);
+	/* The context is kept with the peer: the second send says the same. */
+	ASSERT_EQ(0, send_to(self->tx, self->dst, "again", 5, NULL, 0));
+	ASSERT_EQ(0, recv_sender(self->rx, self->map, &s));
+	EXPECT_EQ(strlen(label), s.creds.n_secctx);
+	EXPECT_STREQ(label, s.secctx);
+	EXPECT_EQ(TX_ID, s.creds.uid);
 }
 
 /* The identity sits behind passed handles and fds, at the documented place. */
@@ -194,13 +215,18 @@ TEST_F(creds, behind_handles_and_fds)
 	EXPECT_EQ(BUS1_MSG_CREDS, r.msg_flags);
 	ASSERT_EQ(2, r.n_handles);
 	ASSERT_EQ(3, r.n_fds);
-	/* 3 bytes, 5 of padding, 16 of IDs, 12 of fds, 4 of padding. */
-	at = r.offset + ALIGN8(ALIGN8(r.size) + 8 * 2 + 4 * 3);
-	EXPECT_EQ(r.offset + 40, at);
+	/*
+	 * 3 bytes, 5 of padding, 16 of IDs, 12 of fds, 4 of padding: the
+	 * structure is 40 bytes in, and the padding before it is zero.
+	 */
+	at = r.offset + 40;
 	memcpy(rx_ids, self->map + r.offset + 8, sizeof(rx_ids[0]) * 2);
 	EXPECT_NE(BUS1_HANDLE_INVALID, rx_ids[0]);
+	EXPECT_NE(BUS1_HANDLE_INVALID, rx_ids[1]);
+	EXPECT_EQ(0, memcmp(self->map + at - 4, "\0\0\0\0", 4));
 	memcpy(&c, self->map + at, sizeof(c));
-	EXPECT_EQ(0, c.uid);
+	EXPECT_EQ(TX_ID, c.uid);
+	EXPECT_EQ(TX_ID, c.gid);
 	EXPECT_EQ(getpid(), c.pid);
 	EXPECT_EQ(0, self->map[at + sizeof(c) + c.n_secctx]);
 	close(p[0]);
@@ -281,10 +307,12 @@ TEST_F(creds, sender_after_setuid)
 		_exit(0);
 	}
 	ASSERT_EQ(0, wait_exit(pid));
+	/* Sent by the child on our peer: our peer's identity. */
 	ASSERT_EQ(0, recv_sender(self->rx, self->map, &s));
-	EXPECT_EQ(0, s.creds.uid);
-	EXPECT_EQ(0, s.creds.gid);
-	EXPECT_EQ(pid, s.creds.pid);
+	EXPECT_EQ(TX_ID, s.creds.uid);
+	EXPECT_EQ(TX_ID, s.creds.gid);
+	EXPECT_EQ(getpid(), s.creds.pid);
+	/* Sent on the peer the child created after the change: the child's. */
 	ASSERT_EQ(0, recv_sender(self->rx, self->map, &s));
 	EXPECT_EQ(1234, s.creds.uid);
 	EXPECT_EQ(1234, s.creds.gid);
@@ -292,35 +320,70 @@ TEST_F(creds, sender_after_setuid)
 }
 
 /*
- * A peer created with other effective IDs keeps them, and the receiver
- * learns them; the pid is the process that sends through a passed fd.
+ * A peer created by another process, with other effective IDs, and
+ * passed to us over SCM_RIGHTS: what we send on it carries its creator's
+ * IDs and pid, not ours.
  */
 TEST_F(creds, passed_descriptor)
 {
+	char cbuf[CMSG_SPACE(sizeof(int))] = {};
+	struct msghdr mh = {};
+	struct cmsghdr *cm;
+	struct iovec iov;
 	struct sender s;
+	int sv[2], peer;
 	__u64 dst;
 	pid_t pid;
-	int other;
 
-	other = peer_as(4321);
-	ASSERT_LE(0, other);
-	dst = bus1_transfer_id(self->rx, self->node, other);
-	ASSERT_NE(0, dst);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
 	pid = fork();
 	ASSERT_LE(0, pid);
-	if (!pid)
-		_exit(send_to(other, dst, "z", 1, NULL, 0) ? 1 : 0);
-	ASSERT_EQ(0, wait_exit(pid));
-	ASSERT_EQ(0, send_to(other, dst, "z", 1, NULL, 0));
+	if (!pid) {
+		char c;
 
+		close(sv[0]);
+		peer = peer_as(4321);
+		dst = peer >= 0 ? bus1_transfer_id(self->rx, self->node, peer) : 0;
+		if (!dst)
+			_exit(10);
+		iov.iov_base = &dst;
+		iov.iov_len = sizeof(dst);
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &peer, sizeof(int));
+		if (sendmsg(sv[1], &mh, 0) != sizeof(dst))
+			_exit(11);
+		close(peer);
+		/* Stay alive, so that our pid is ours, until the parent is done. */
+		_exit(read(sv[1], &c, 1) == 1 ? 0 : 12);
+	}
+	close(sv[1]);
+	iov.iov_base = &dst;
+	iov.iov_len = sizeof(dst);
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf;
+	mh.msg_controllen = sizeof(cbuf);
+	ASSERT_EQ(sizeof(dst), recvmsg(sv[0], &mh, 0));
+	cm = CMSG_FIRSTHDR(&mh);
+	ASSERT_TRUE(cm && cm->cmsg_type == SCM_RIGHTS);
+	memcpy(&peer, CMSG_DATA(cm), sizeof(int));
+
+	ASSERT_EQ(0, send_to(peer, dst, "z", 1, NULL, 0));
 	ASSERT_EQ(0, recv_sender(self->rx, self->map, &s));
 	EXPECT_EQ(4321, s.creds.uid);
 	EXPECT_EQ(4321, s.creds.gid);
 	EXPECT_EQ(pid, s.creds.pid);
-	ASSERT_EQ(0, recv_sender(self->rx, self->map, &s));
-	EXPECT_EQ(4321, s.creds.uid);
-	EXPECT_EQ(getpid(), s.creds.pid);
-	close(other);
+	ASSERT_EQ(1, write(sv[0], "d", 1));
+	EXPECT_EQ(0, wait_exit(pid));
+	close(sv[0]);
+	close(peer);
 }
 
 /* Write @map to /proc/@pid/@file. */
@@ -382,8 +445,8 @@ TEST_F(creds, user_namespace)
 			_exit(15);
 		if (s2.creds.uid != 0 || s2.creds.gid != 0)
 			_exit(16);
-		/* Same PID namespace: the pid is plain. */
-		if (s1.creds.pid != (__u32)getpid())
+		/* Same PID namespace: the pid of our parent, tx's creator. */
+		if (s1.creds.pid != (__u32)getppid())
 			_exit(17);
 		_exit(0);
 	}
@@ -398,9 +461,10 @@ TEST_F(creds, user_namespace)
 }
 
 /*
- * A receiver created in a new PID namespace sees a sender in it by its
- * pid there, and one outside it as 0; a receiver outside sees a sender
- * inside by its pid outside.
+ * A receiver created in a new PID namespace sees a sending peer created
+ * in it by its creator's pid there, and one created outside it as 0; a
+ * receiver outside sees a peer created inside by its creator's pid
+ * outside.
  */
 TEST_F(creds, pid_namespace)
 {
@@ -423,18 +487,22 @@ TEST_F(creds, pid_namespace)
 		if (!inner) {
 			struct sender s1, s2;
 			const unsigned char *map;
-			__u64 node, d;
+			__u64 node, d, own_dst, back;
+			int rx, own;
 			char c;
-			int rx;
 
 			/* pid 1 of the new namespace */
 			rx = peer_with_node(BUS1_PEER_CREDS, &node);
-			map = rx >= 0 ? map_pool(rx) : NULL;
-			d = map ? bus1_transfer_id(rx, node, self->tx) : 0;
-			if (!d || write(ids[1], &d, sizeof(d)) != sizeof(d))
+			own = bus1_peer_create(0);
+			map = rx >= 0 && own >= 0 ? map_pool(rx) : NULL;
+			own_dst = map ? bus1_transfer_id(rx, node, own) : 0;
+			d = own_dst ? bus1_transfer_id(rx, node, self->tx) : 0;
+			back = d ? bus1_transfer_id(self->tx, self->dst, own) : 0;
+			if (!back)
 				_exit(20);
-			/* Our own send, then the one from outside. */
-			if (send_to(self->tx, d, "i", 1, NULL, 0) ||
+			/* First our own peer's message, then the outside's. */
+			if (send_to(own, own_dst, "i", 1, NULL, 0) ||
+			    write(ids[1], &d, sizeof(d)) != sizeof(d) ||
 			    read(done[0], &c, 1) != 1)
 				_exit(21);
 			if (recv_sender(rx, map, &s1) ||
@@ -445,7 +513,7 @@ TEST_F(creds, pid_namespace)
 			if (s2.creds.pid != 0)
 				_exit(24);
 			/* Outside, the fixture's receiver sees our outer pid. */
-			if (send_to(self->tx, self->dst, "o", 1, NULL, 0))
+			if (send_to(own, back, "o", 1, NULL, 0))
 				_exit(25);
 			_exit(0);
 		}

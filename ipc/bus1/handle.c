@@ -506,13 +506,14 @@ int bus1_handles_destroy(struct bus1_peer *peer, const u64 *ids, size_t n)
  * handle per node, so a repeated ID is a repeated node.
  *
  * Return: 0 on success, -ENXIO if @peer holds no handle of one of @ids
- * (only without @errors), -ENOTUNIQ if an ID appears twice.
+ * (only without @errors), -ENOTUNIQ if an ID appears twice, whether
+ * @peer holds it or not.
  */
 int bus1_handles_resolve(struct bus1_peer *peer, const u64 *ids, size_t n,
 			 struct bus1_node **nodes, s32 *errors)
 {
 	struct bus1_handle *handle;
-	size_t i;
+	size_t i, j, k;
 	u64 mark;
 	int r = 0;
 
@@ -538,6 +539,19 @@ int bus1_handles_resolve(struct bus1_peer *peer, const u64 *ids, size_t n,
 		kref_get(&nodes[i]->ref);
 	}
 	mutex_unlock(&peer->lock);
+
+	/*
+	 * An ID that was not found is still an ID of the call: named twice,
+	 * it fails the call like any other. Only IDs the sender does not
+	 * hold are compared, on this error path alone.
+	 */
+	for (j = 0; !r && errors && j < n; j++)
+		for (k = 0; !nodes[j] && k < j; k++)
+			if (!nodes[k] && ids[k] == ids[j]) {
+				r = -ENOTUNIQ;
+				i = n;
+				break;
+			}
 
 	if (r)
 		while (i--)

@@ -555,6 +555,14 @@ TEST_F(msg, send_continue)
 	EXPECT_EQ(-1, send_continue(self->a, twice, 2, text, errors));
 	EXPECT_EQ(ENOTUNIQ, errno);
 	EXPECT_NOTHING_DELIVERED();
+	/* ... also when the sender holds no handle of that ID. */
+	dst[0] = self->hb;
+	dst[1] = 1000000;
+	dst[2] = self->hc;
+	dst[3] = 1000000;
+	EXPECT_EQ(-1, send_continue(self->a, dst, 4, text, errors));
+	EXPECT_EQ(ENOTUNIQ, errno);
+	EXPECT_NOTHING_DELIVERED();
 	EXPECT_EQ(expect_fd, lowest_free_fd());
 }
 

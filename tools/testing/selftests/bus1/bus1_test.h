@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
@@ -61,6 +62,27 @@ static inline int bus1_nodes_destroy(int fd, const __u64 *ids, unsigned int n,
 static inline int bus1_peer_disconnect(int fd, unsigned int flags)
 {
 	return syscall(__NR_bus1_peer_disconnect, fd, flags);
+}
+
+/*
+ * Create a peer with @flags as effective user and group @id, then go back
+ * to root. A peer keeps the credentials it was created with, so a test
+ * running as root gets peers of distinct identities while its real IDs,
+ * and with them every quota, stay root's. Returns the fd, or -1 with
+ * errno set.
+ */
+static inline int bus1_peer_create_as(uid_t id, unsigned int flags)
+{
+	int fd, e;
+
+	if (setresgid(-1, id, -1) || setresuid(-1, id, -1))
+		return -1;
+	fd = bus1_peer_create(flags);
+	e = errno;
+	if (setresuid(-1, 0, -1) || setresgid(-1, 0, -1))
+		abort();
+	errno = e;
+	return fd;
 }
 
 /* Transfer @id from @src to @dst; returns the new ID, or 0 on failure. */

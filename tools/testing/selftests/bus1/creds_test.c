@@ -42,14 +42,7 @@ static int peer_with_node(unsigned int flags, __u64 *id)
 /* A peer created with effective uid and gid @id; real IDs stay root. */
 static int peer_as(uid_t id)
 {
-	int fd;
-
-	if (setresgid(-1, id, -1) || setresuid(-1, id, -1))
-		return -1;
-	fd = bus1_peer_create(0);
-	if (setresuid(-1, 0, -1) || setresgid(-1, 0, -1))
-		abort();
-	return fd;
+	return bus1_peer_create_as(id, 0);
 }
 
 /* Send @len bytes of @buf (and @n_fds fds) from @fd to handle @dst. */

@@ -109,22 +109,10 @@ static const char *lsm_unavailable(void)
 	return "bpf is not an active LSM: needs CONFIG_BPF_LSM and bpf in CONFIG_LSM";
 }
 
-/*
- * A peer created with the effective uid @euid, which it keeps. The saved
- * uid stays 0, so the caller is root again afterwards.
- */
+/* A peer of effective uid and gid @euid (see bus1_peer_create_as()). */
 static int peer_as(uid_t euid)
 {
-	int fd, e;
-
-	if (setresuid(-1, euid, -1))
-		return -1;
-	fd = bus1_peer_create(PEER_FLAGS);
-	e = errno;
-	if (setresuid(-1, 0, -1))
-		abort();
-	errno = e;
-	return fd;
+	return bus1_peer_create_as(euid, PEER_FLAGS);
 }
 
 /*

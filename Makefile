@@ -38,4 +38,5 @@ check-series:
 	bash scripts/gen-series.sh --check
 
 clean:
-	rm -rf build/obj build/guest build/logs build/results.txt build/guest-bench build/bench
+	rm -rf build/obj build/guest build/logs build/results.txt build/guest-bench build/bench \
+		build/libbus1-check libbus1/build

@@ -51,9 +51,10 @@
 #include "bench.h"
 
 static const struct mech *const mechs[] = {
-	&mech_bus1, &mech_bus1_creds, &mech_unix_seqpacket, &mech_unix_stream, &mech_pipe,
-	&mech_broker, &mech_binder, &mech_binder_oneway, &mech_futex,
-	&mech_bus1_handle, &mech_bus1_fd, &mech_unix_fd,
+	&mech_bus1, &mech_bus1_creds, &mech_bus1_lib, &mech_unix_seqpacket,
+	&mech_unix_stream, &mech_pipe, &mech_broker, &mech_binder,
+	&mech_binder_oneway, &mech_futex, &mech_bus1_handle, &mech_bus1_fd,
+	&mech_unix_fd,
 };
 static const struct group *const groups[] = { &group_bus1, &group_unix };
 static const size_t sizes[] = { 8, 4096, 65536, 1U << 20 };

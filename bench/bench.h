@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * bus1 bench: what the workloads (bench.c) and the mechanisms (chan.c,
- * bus1.c, binder.c) share.
+ * bus1.c, libbus1.c, binder.c) share.
  *
  * A mechanism carries messages between two processes, a client (side 0)
  * and a server (side 1). The parent creates what both sides share, forks
@@ -77,7 +77,7 @@ struct group {
 };
 
 extern const struct mech mech_bus1, mech_bus1_creds, mech_bus1_handle;
-extern const struct mech mech_bus1_fd;
+extern const struct mech mech_bus1_fd, mech_bus1_lib;
 extern const struct mech mech_unix_seqpacket, mech_unix_stream, mech_unix_fd;
 extern const struct mech mech_pipe, mech_broker, mech_futex;
 extern const struct mech mech_binder, mech_binder_oneway;

@@ -27,13 +27,14 @@ RUN_WHAT = {
                    "kernel build)",
     "wall": "wall clock, TCG multi-threaded, 4 vCPUs, pinned as for smp2 (noisy)",
 }
-RT_MECHS = ["bus1", "bus1+creds", "unix-seqpacket", "unix-stream", "pipe", "broker", "binder", "futex"]
-STREAM_MECHS = ["bus1", "unix-seqpacket", "unix-stream", "pipe", "broker",
+RT_MECHS = ["bus1", "bus1+creds", "bus1-lib", "unix-seqpacket", "unix-stream", "pipe", "broker",
+            "binder", "futex"]
+STREAM_MECHS = ["bus1", "bus1-lib", "unix-seqpacket", "unix-stream", "pipe", "broker",
                 "binder-oneway", "futex"]
 PASS_MECHS = ["bus1", "bus1+handle", "bus1+fd", "unix-seqpacket", "unix+fd"]
 PASS_BASE = {"bus1+handle": "bus1", "bus1+fd": "bus1", "unix+fd": "unix-seqpacket"}
 PAIRS_MECHS = ["bus1", "unix-seqpacket", "unix-stream", "pipe", "futex"]
-PATH_MECHS = ["bus1", "bus1+creds", "unix-seqpacket", "unix-stream", "pipe"]
+PATH_MECHS = ["bus1", "bus1+creds", "bus1-lib", "unix-seqpacket", "unix-stream", "pipe"]
 
 
 def size_name(size):

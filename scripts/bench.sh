@@ -95,9 +95,18 @@ build_guest() {
 	ln -s busybox "$root/bin/sh"
 	install -m 755 "$TOP/bench/init" "$root/init"
 	# The uapi headers of the bench kernel: bus1.h, the bus1 syscall
-	# numbers in asm/unistd_64.h, linux/android/binder.h.
+	# numbers in asm/unistd_64.h, linux/android/binder.h. libbus1 (the
+	# bus1-lib row) is built with the same compiler and headers and
+	# linked statically; its own copy of bus1.h has the same include
+	# guard as the kernel's. Rebuilt every time: its Makefile does not
+	# know the kernel's headers.
+	rm -rf "$G/libbus1"
+	make -s -C "$TOP/libbus1" O="$G/libbus1" CC=gcc \
+		CFLAGS="-O2 -isystem $O/usr/include" "$G/libbus1/libbus1.a" ||
+		die "building libbus1 for the bench failed"
 	gcc -static -O2 -Wall -Wextra -Werror -isystem "$O/usr/include" \
-		-o "$root/bench/bench" "$TOP"/bench/*.c -lm ||
+		-I "$TOP/libbus1/include" -o "$root/bench/bench" \
+		"$TOP"/bench/*.c "$G/libbus1/libbus1.a" -lm ||
 		die "building the bench failed"
 	(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) |
 		gzip -1 > "$G/initramfs.cpio.gz"

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Build what runs inside the guest for one architecture: the bus1
 # selftests (through their kselftest Makefile, statically linked, against
-# the uapi headers of the test kernel), the demo, busybox and /init, packed
-# into an initramfs.
+# the uapi headers of the test kernel), the demo, the sample the kernel
+# build made, busybox and /init, packed into an initramfs.
 #
 #   build-guest.sh ARCH [FLAVOUR]
 
@@ -58,11 +58,35 @@ for v in "${variants[@]}"; do
 		tr ' ' '\n' | grep . | while read -r prog; do
 			cp "$prog" "$root/bus1/tests/$name/"
 		done
+
+	# libbus1 and its test, built without the kernel's uapi headers:
+	# the library brings the ABI and the syscall numbers itself.
+	lib=$G/libbus1-$name
+	rm -rf "$lib"
+	make -s -C "$TOP/libbus1" O="$lib" CC="$vcc" CFLAGS="-O2 -g -Werror" \
+		>"$out/libbus1.log" 2>&1 &&
+	"$vcc" -static -O2 -g -Wall -Werror -I"$TOP/libbus1/include" \
+		-I"$WT_TEST/tools/testing/selftests" \
+		-o "$root/bus1/tests/$name/libbus1_test" \
+		"$TOP/libbus1/test/libbus1_test.c" "$lib/libbus1.a" -pthread \
+		>>"$out/libbus1.log" 2>&1 || {
+		cat "$out/libbus1.log" >&2
+		die "building libbus1 ($name $arch) or its test failed"
+	}
 done
 
-"$cc" -static -O2 -Wall -Werror -isystem "$O/usr/include" \
-	-o "$root/bus1/bus1-demo" "$TOP/scripts/demo/bus1-demo.c" ||
-	die "building the demo failed"
+"$cc" -static -O2 -Wall -Werror -I"$TOP/libbus1/include" \
+	-o "$root/bus1/bus1-demo" "$TOP/scripts/demo/bus1-demo.c" \
+	"$G/libbus1-native/libbus1.a" || die "building the demo failed"
+# libbus1_test runs the README's example.
+readme_example >"$G/readme-example.c"
+"$cc" -static -O2 -Wall -Werror -I"$TOP/libbus1/include" \
+	-o "$root/bus1/readme-example" "$G/readme-example.c" \
+	"$G/libbus1-native/libbus1.a" || die "building the README's example failed"
+# The sample of samples/bus1/, built with the kernel.
+if grep -q '^CONFIG_SAMPLE_BUS1=y' "$O/.config"; then
+	cp "$O/samples/bus1/bus1-ping" "$root/bus1/"
+fi
 
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) |
 	gzip -1 > "$G/initramfs.cpio.gz"

@@ -6,7 +6,8 @@
 #   build-kernel.sh ARCH [FLAVOUR]
 #
 # ARCH is x86_64 or arm64. FLAVOUR "test" (the default) adds
-# scripts/configs/debug.config and lsm.config to the guest configuration; "bench" adds
+# scripts/configs/debug.config, lsm.config and samples.config to the
+# guest configuration; "bench" adds
 # scripts/configs/bench.config instead (no debug option, Binder). The
 # config is tinyconfig plus the fragments in scripts/configs/; it is
 # remade when a fragment changes, and every option the fragments set must
@@ -24,7 +25,7 @@ esac
 CONF=$TOP/scripts/configs
 frags=("$CONF/$arch.config" "$CONF/common.config")
 case $flavour in
-test) frags+=("$CONF/debug.config" "$CONF/lsm.config") ;;
+test) frags+=("$CONF/debug.config" "$CONF/lsm.config" "$CONF/samples.config") ;;
 bench) frags+=("$CONF/bench.config") ;;
 *) die "unknown flavour: $flavour" ;;
 esac
@@ -32,8 +33,10 @@ esac
 [ -f "$WT_TEST/Makefile" ] || die "no test tree: run scripts/apply-series.sh first"
 O=$BUILD/obj/$arch-$flavour
 mkdir -p "$O"
+# User programs (samples/) are linked statically: the guest has no libc.
 kmake() {
-	make -s -C "$WT_TEST" O="$O" ARCH="$arch" CROSS_COMPILE="$cross" "$@"
+	make -s -C "$WT_TEST" O="$O" ARCH="$arch" CROSS_COMPILE="$cross" \
+		USERLDFLAGS=-static "$@"
 }
 
 stamp=$(cat "${frags[@]}" | sha1sum | cut -d' ' -f1)
@@ -64,4 +67,9 @@ kmake -j"$JOBS" "$(basename "$image")" 2> "$O/build.log" || {
 	die "$arch kernel build failed"
 }
 kmake headers_install >/dev/null
+# The image target builds the samples too (samples/ is part of vmlinux).
+if grep -q '^CONFIG_SAMPLE_BUS1=y' "$O/.config"; then
+	[ -x "$O/samples/bus1/bus1-ping" ] || die "the bus1 sample was not built"
+	! grep 'samples/bus1/.*warning:' "$O/build.log" >&2 || die "the bus1 sample has warnings"
+fi
 note "$arch kernel built in $((SECONDS - start)) s"

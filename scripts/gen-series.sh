@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 
 MSGS=$TOP/scripts/series
-OVERLAY_DIRS=(ipc include tools Documentation)
+OVERLAY_DIRS=(ipc include tools samples Documentation)
 mode=write
 case "${1:-}" in
 "") ;;
@@ -54,6 +54,21 @@ open(path, "w").write("\n".join(lines))
 PY
 }
 
+# Insert the lines on stdin, and a blank line, into file $1 before its one
+# line that matches $2.
+insert_before() {
+	python3 - "$tree/$1" "$2" "$(cat)" <<'PY'
+import re, sys
+path, pat, text = sys.argv[1:]
+lines = open(path).read().split("\n")
+idx = [i for i, l in enumerate(lines) if re.match(pat, l)]
+if len(idx) != 1:
+    sys.exit(f"insert_before: {len(idx)} lines of {path} match {pat}")
+lines[idx[0]:idx[0]] = text.split("\n") + [""]
+open(path, "w").write("\n".join(lines))
+PY
+}
+
 copy include/uapi/linux/bus1.h
 commit 1-uapi
 
@@ -70,6 +85,21 @@ commit 3-wiring
 copy tools/testing/selftests/bus1
 insert_sorted tools/testing/selftests/Makefile "TARGETS += bus1" '^TARGETS \+= '
 commit 4-selftests
+
+copy samples/bus1
+insert_sorted samples/Makefile 'subdir-$(CONFIG_SAMPLE_BUS1)		+= bus1' '^subdir-\$\(CONFIG_SAMPLE_'
+insert_before samples/Kconfig '^source "samples/rust/Kconfig"$' <<'KCONFIG'
+config SAMPLE_BUS1
+	bool "Build example program that uses the bus1 system calls"
+	depends on BUS1 && CC_CAN_LINK && HEADERS_INSTALL
+	help
+	  Build an example user-space program in which two processes
+	  exchange a request and its reply over bus1: two peers, a node,
+	  a handle given to a peer and another passed in a message, a
+	  payload read in place from the receive pool, and the notices of
+	  a handle's release and a node's destruction.
+KCONFIG
+commit 4-samples
 
 copy Documentation/userspace-api/bus1.rst
 insert_sorted Documentation/userspace-api/index.rst "   bus1" '^   (unshare|futex2|ebpf/index|ioctl/index|mseal)$'

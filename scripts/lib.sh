@@ -41,3 +41,11 @@ make_worktree() {
 		git -C "$BASE" worktree add -q --detach "$dir" "$rev"
 	fi
 }
+
+# The C program under the "readme-example" marker of README.md.
+readme_example() {
+	awk '/<!-- readme-example/ { m = 1; next }
+	     m && /^```c$/ { p = 1; next }
+	     p && /^```$/ { exit }
+	     p' "$TOP/README.md"
+}

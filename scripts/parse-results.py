@@ -2,13 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0
 """Judge a test guest's console log.
 
-  parse-results.py LOG LABEL --kunit SUITE... --selftests PROG...
+  parse-results.py LOG LABEL --kunit SUITE... --selftests PROG... --samples PROG...
 
 Prints one line per test, "PASS name" or "FAIL name: reason", for the
 KUnit cases (KTAP on the console during boot) and the selftests (TAP
-between BUS1-SUITE-BEGIN/END lines). A failed, skipped or missing test
-fails; so does any kernel splat in the log, a leak kmemleak reports, and a
-guest that did not run to the end. Exits non-zero if anything failed.
+between BUS1-SUITE-BEGIN/END lines) and the samples (exit status on a
+BUS1-SAMPLE line). A failed, skipped or missing test fails; so does any
+kernel splat in the log, a leak kmemleak reports, and a guest that did
+not run to the end. Exits non-zero if anything failed.
 """
 
 import argparse
@@ -31,7 +32,7 @@ SPLATS = [
 SPLAT = re.compile("|".join(SPLATS))
 
 
-def parse(lines, kunit, selftests):
+def parse(lines, kunit, selftests, samples=()):
     results = []  # (name, ok, reason)
 
     def add(name, ok, reason=""):
@@ -107,6 +108,12 @@ def parse(lines, kunit, selftests):
         if s not in done:
             add(s, False, "did not run")
 
+    # Samples: one line with the exit status of each.
+    ran = dict(re.findall(r"^BUS1-SAMPLE (\S+) rc=(\d+)$", "\n".join(lines), re.M))
+    for s in samples:
+        rc = ran.get(s)
+        add(f"sample/{s}", rc == "0", "did not run" if rc is None else f"exit status {rc}")
+
     # The whole log: splats, leaks, and whether the guest got to the end.
     splats = [l for l in lines if SPLAT.search(l)]
     add("kernel-log-clean", not splats,
@@ -127,11 +134,12 @@ def main():
     ap.add_argument("label")
     ap.add_argument("--kunit", nargs="*", default=[], help="expected KUnit suites")
     ap.add_argument("--selftests", nargs="*", default=[], help="expected selftest programs")
+    ap.add_argument("--samples", nargs="*", default=[], help="expected sample programs")
     a = ap.parse_args()
     with open(a.log, errors="replace") as f:
         lines = [PREFIX.sub("", l.rstrip("\r\n")) for l in f]
     failed = 0
-    for name, ok, reason in parse(lines, a.kunit, a.selftests):
+    for name, ok, reason in parse(lines, a.kunit, a.selftests, a.samples):
         print(f"PASS {a.label}/{name}" if ok else f"FAIL {a.label}/{name}: {reason}")
         failed += not ok
     sys.exit(1 if failed else 0)

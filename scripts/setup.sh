@@ -10,7 +10,7 @@ PKGS=(linux-source-6.12 build-essential flex bison bc libelf-dev libssl-dev
       cpio xz-utils git python3 perl qemu-system-x86 qemu-system-arm
       busybox-static sparse gcc-aarch64-linux-gnu gcc-i686-linux-gnu
       libc6-dev-i386-cross libc6-dev-arm64-cross python3-ply python3-git
-      dwarves)
+      dwarves mandoc pkg-config g++)
 
 install_packages() {
 	local missing=() p

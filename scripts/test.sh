@@ -3,9 +3,11 @@
 # The test command: every gate and every test, ending with "N passed,
 # N failed".
 #
-#   test.sh            everything: series drift, checkpatch, git am onto
-#                      the base, bisectable build, sparse and W=1, x86_64
-#                      KUnit + selftests (64-bit and 32-bit), arm64 the same
+#   test.sh            everything: series drift, checkpatch, the libbus1
+#                      build, git am onto the base, bisectable build,
+#                      sparse and W=1, man pages, x86_64 KUnit + selftests
+#                      and libbus1's tests (64-bit and 32-bit), arm64 the
+#                      same
 #   test.sh ONLY       one part in the x86_64 guest: "kunit", "kunit:GLOB",
 #                      a selftest program (peer_test, peer_test-32) or one
 #                      test of it (peer_test:create_default)
@@ -60,6 +62,7 @@ if [ -z "$only" ]; then
 	for p in "$TOP"/patches/*.patch; do
 		check "checkpatch/$(basename "$p")" bash "$S/checkpatch.sh" "$p" || true
 	done
+	check libbus1-build-install bash "$S/check-libbus1.sh" || true
 fi
 check series-applies bash "$S/apply-series.sh" || exit 1
 [ -n "$only" ] || check series-bisectable bash "$S/check-bisect.sh" || true
@@ -69,13 +72,15 @@ for arch in $archs; do
 	check "build/$arch" bash "$S/build-kernel.sh" "$arch" || continue
 	if [ "$arch" = x86_64 ] && [ -z "$only" ]; then
 		check sparse-and-W=1 bash "$S/check-warnings.sh" "$arch" || true
+		check man-pages python3 "$S/check-man.py" \
+			--examples "$BUILD/obj/$arch-test/usr/include" || true
 	fi
 	check "guest/$arch" bash "$S/build-guest.sh" "$arch" || continue
 	progs=$(cd "$BUILD/guest/$arch-test/root/bus1/tests" &&
 		for d in *; do for p in "$d"/*; do
 			[ "$d" = native ] && echo "${p#*/}" || echo "${p#*/}-$d"
 		done; done)
-	expect=(--kunit $kunit_suites --selftests $progs)
+	expect=(--kunit $kunit_suites --selftests $progs --samples bus1-ping)
 	case $only in
 	"") ;;
 	kunit) expect=(--kunit $kunit_suites) ;;

@@ -105,21 +105,32 @@ def insert_before(text, anchor, block, path):
     return text.replace(anchor, block + anchor, 1)
 
 
+def last_entry(lines, limit, path, names=()):
+    """Index and number of the highest entry of a table below @limit."""
+    last, top = None, -1
+    for i, line in enumerate(lines):
+        fields = line.split()
+        if not fields or line.startswith("#"):
+            continue
+        nr = int(fields[0])
+        if fields[2:3] and fields[2] in names:
+            die(f"{path}: {fields[2]} is already wired")
+        if (limit is None or nr < limit) and nr >= top:
+            last, top = i, nr
+    if last is None:
+        die(f"{path}: no entries")
+    return last, top
+
+
+def next_free(text, limit, path):
+    """The number the first bus1 call gets in a table (libbus1 uses it)."""
+    return last_entry(text.splitlines(), limit, path)[1] + 1
+
+
 def wire_table(calls, abi, limit, columns):
     def fn(text, path):
         lines = text.splitlines(keepends=True)
-        last, top = None, -1
-        for i, line in enumerate(lines):
-            fields = line.split()
-            if not fields or line.startswith("#"):
-                continue
-            nr = int(fields[0])
-            if fields[2:3] and fields[2] in names:
-                die(f"{path}: {fields[2]} is already wired")
-            if (limit is None or nr < limit) and nr >= top:
-                last, top = i, nr
-        if last is None:
-            die(f"{path}: no entries")
+        last, top = last_entry(lines, limit, path, names)
         new = []
         for k, (name, _) in enumerate(calls):
             entry = "\t".join([f"sys_{name}"] * columns)

@@ -1,22 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * bus1 demo, run in the guest by "make run": shows what the patched kernel
- * can do, one step per line. It grows as the series does.
+ * can do, one step per line, through libbus1 as a program would use it.
  */
 
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <linux/bus1.h>
+#include <libbus1.h>
 
 static int failed;
 
@@ -41,86 +39,50 @@ static void show_fdinfo(int fd)
 	fclose(f);
 }
 
-static void demo_handles(int a)
+static struct bus1_peer *peer(void)
 {
-	struct bus1_transfer t = {};
-	__u64 node = 0, in_b, again;
-	int b;
+	struct bus1_peer *p;
 
-	b = syscall(__NR_bus1_peer_create, BUS1_PEER_CLOEXEC);
-	step(b >= 0, "a second peer");
-	step(!syscall(__NR_bus1_node_create, a, &node, 0),
-	     "bus1_node_create(): the first peer owns a node");
-	printf("         the owner's handle ID is %llu\n", (unsigned long long)node);
-
-	t.src_id = node;
-	step(!syscall(__NR_bus1_handle_transfer, a, b, &t, sizeof(t)),
-	     "bus1_handle_transfer(): the second peer gets a handle to it");
-	in_b = t.dst_id;
-	printf("         its ID there is %llu\n", (unsigned long long)in_b);
-	step(!syscall(__NR_bus1_handle_transfer, a, b, &t, sizeof(t)),
-	     "giving the same node again...");
-	again = t.dst_id;
-	step(again == in_b, "...merges into the handle it already has");
-
-	t.src_id = in_b + 100;
-	step(syscall(__NR_bus1_handle_transfer, b, a, &t, sizeof(t)) < 0 &&
-	     errno == ENXIO, "an ID the peer was not given fails with ENXIO");
-	printf("  fdinfo of the second peer:\n");
-	show_fdinfo(b);
-	close(b);
+	if (bus1_peer_new(&p, 0)) {
+		printf("  [FAIL] bus1_peer_new()\n");
+		exit(1);
+	}
+	return p;
 }
 
-static int peer(void)
+static uint64_t node_of(struct bus1_peer *p)
 {
-	return syscall(__NR_bus1_peer_create, BUS1_PEER_CLOEXEC);
-}
+	uint64_t id = 0;
 
-static __u64 node_of(int fd)
-{
-	__u64 id = 0;
-
-	syscall(__NR_bus1_node_create, fd, &id, 0);
+	bus1_peer_node_new(p, &id);
 	return id;
 }
 
-static __u64 give(int src, __u64 id, int dst)
+static uint64_t give(struct bus1_peer *src, uint64_t id, struct bus1_peer *dst)
 {
-	struct bus1_transfer t = { .src_id = id };
+	uint64_t dst_id = 0;
 
-	return syscall(__NR_bus1_handle_transfer, src, dst, &t, sizeof(t)) ? 0 : t.dst_id;
+	bus1_peer_transfer(src, id, bus1_peer_fd(dst), &dst_id);
+	return dst_id;
 }
 
-static int send_text(int fd, const __u64 *dst, unsigned int n, const char *text)
+static int send_text(struct bus1_peer *p, uint64_t dst, const char *text)
 {
-	struct bus1_vec vec = { (uintptr_t)text, strlen(text) + 1 };
-	struct bus1_send s = {
-		.ptr_destinations = (uintptr_t)dst, .n_destinations = n,
-		.ptr_vecs = (uintptr_t)&vec, .n_vecs = 1,
-	};
-
-	return syscall(__NR_bus1_send, fd, &s, sizeof(s));
+	return bus1_peer_send(p, dst, text, strlen(text) + 1);
 }
 
-/* Receive one message, print it as text, and release its slice. */
-static int recv_text(int fd, const char *who)
+/* Receive one message, print it as text; the view is released after. */
+static int recv_text(struct bus1_peer *p, const char *who)
 {
-	struct bus1_recv r = {};
-	const char *pool;
-	int ok;
+	struct bus1_msg m = { 0 };
 
-	pool = mmap(NULL, BUS1_POOL_SIZE, PROT_READ, MAP_SHARED, fd, 0);
-	ok = pool != MAP_FAILED && !syscall(__NR_bus1_recv, fd, &r, sizeof(r));
-	if (ok) {
-		printf("         %s (pid %d) got \"%s\" for node %llu at pool offset %llu\n",
-		       who, getpid(), pool + r.offset, (unsigned long long)r.destination,
-		       (unsigned long long)r.offset);
-		ok = !syscall(__NR_bus1_slice_release, fd, &r.offset, 1, 0);
-	}
-	if (pool != MAP_FAILED)
-		munmap((void *)pool, BUS1_POOL_SIZE);
+	if (bus1_peer_recv(p, &m, 0) || m.type != BUS1_MSG_DATA)
+		return 0;
+	printf("         %s (pid %d) got \"%s\" for node %llu, in place in its pool\n",
+	       who, getpid(), (const char *)m.data,
+	       (unsigned long long)m.destination);
 	fflush(stdout);
-	return ok;
+	return bus1_msg_release(&m) == 0;
 }
 
 /* Wait for every child; true if all of them exited with 0. */
@@ -133,34 +95,64 @@ static int children_ok(void)
 	return ok;
 }
 
-/* Two processes: a client sends a request, the server answers it. */
-static void demo_request_reply(void)
+static void demo_handles(struct bus1_peer *a)
 {
-	int server = peer(), client = peer();
-	__u64 server_node = node_of(server), client_node = node_of(client);
-	__u64 to_server = give(server, server_node, client);
-	__u64 to_client = give(client, client_node, server);
+	struct bus1_peer *b = peer();
+	uint64_t node = node_of(a), in_b, again, none;
 
-	step(to_server && to_client, "a server and a client peer hold handles to each other");
+	step(node != 0, "bus1_node_create(): the first peer owns a node");
+	printf("         the owner's handle ID is %llu\n", (unsigned long long)node);
+	in_b = give(a, node, b);
+	step(in_b != 0, "bus1_handle_transfer(): a second peer gets a handle to it");
+	printf("         its ID there is %llu\n", (unsigned long long)in_b);
+	again = give(a, node, b);
+	step(again == in_b, "giving the same node again merges into the handle it has");
+	step(bus1_peer_transfer(b, in_b + 100, bus1_peer_fd(a), &none) == -ENXIO,
+	     "an ID the peer was not given fails with ENXIO");
+	printf("  fdinfo of the second peer:\n");
+	show_fdinfo(bus1_peer_fd(b));
+	bus1_peer_free(b);
+}
+
+/* Two processes: a client calls, the server answers. */
+static void demo_call(void)
+{
+	struct bus1_peer *server = peer(), *client = peer();
+	uint64_t node = node_of(server), to_server = give(server, node, client);
+	struct iovec iov = { (void *)"ping", 5 };
+	struct bus1_tx tx = { .iov = &iov, .n_iov = 1 };
+	struct bus1_msg m = { 0 };
+
+	step(to_server != 0, "a client peer holds a handle to a server's node");
 	fflush(stdout);
 	if (!fork()) {
-		close(server);
-		_exit(!(send_text(client, &to_server, 1, "ping") == 0 &&
-			recv_text(client, "client")));
+		bus1_peer_free(server);
+		if (bus1_peer_call(client, to_server, &tx, &m, 5000, 0))
+			_exit(1);
+		printf("         client (pid %d) got the reply \"%s\"\n", getpid(),
+		       (const char *)m.data);
+		fflush(stdout);
+		bus1_msg_release(&m);
+		_exit(0);
 	}
-	close(client);
-	step(recv_text(server, "server") &&
-	     send_text(server, &to_client, 1, "pong") == 0,
-	     "bus1_send()/bus1_recv(): the server got the request and answered");
-	step(children_ok(), "the client process got the answer");
-	close(server);
+	bus1_peer_free(client);
+	iov.iov_base = (void *)"pong";
+	step(bus1_peer_recv(server, &m, 0) == 0 && m.n_handles == 1 &&
+	     bus1_peer_reply(server, &m, &tx) == 0,
+	     "bus1_peer_call(): the request carried a reply handle, the server replied");
+	bus1_msg_release(&m);
+	step(children_ok(), "the client process got the reply");
+	bus1_peer_free(server);
 }
 
 /* One send reaches three receiver processes, atomically. */
 static void demo_multicast(void)
 {
-	int sender = peer(), rx[3], i;
-	__u64 dst[3], twice[2];
+	struct bus1_peer *sender = peer(), *rx[3];
+	uint64_t dst[3], twice[2];
+	struct iovec iov = { (void *)"one message, three receivers", 29 };
+	struct bus1_tx tx = { .iov = &iov, .n_iov = 1 };
+	int errors[3], i;
 
 	for (i = 0; i < 3; i++) {
 		rx[i] = peer();
@@ -175,16 +167,17 @@ static void demo_multicast(void)
 			_exit(!recv_text(rx[i], who));
 		}
 	}
-	step(send_text(sender, dst, 3, "one message, three receivers") == 0,
+	step(bus1_peer_sendv(sender, dst, 3, &tx, errors) == 0 &&
+	     !errors[0] && !errors[1] && !errors[2],
 	     "bus1_send() to three handles at once: one transaction");
 	step(children_ok(), "each receiver process got its own copy, in its own pool");
 	twice[0] = dst[0];
 	twice[1] = dst[0];
-	step(send_text(sender, twice, 2, "x") < 0 && errno == ENOTUNIQ,
+	step(bus1_peer_sendv(sender, twice, 2, &tx, NULL) == -ENOTUNIQ,
 	     "naming a destination twice fails with ENOTUNIQ, nothing sent");
 	for (i = 0; i < 3; i++)
-		close(rx[i]);
-	close(sender);
+		bus1_peer_free(rx[i]);
+	bus1_peer_free(sender);
 }
 
 /*
@@ -193,50 +186,48 @@ static void demo_multicast(void)
  */
 static void demo_capabilities(void)
 {
-	int service = peer(), client = peer(), introducer = peer(), pipefd[2];
-	__u64 svc_node = node_of(service), cl_node = node_of(client);
-	__u64 to_svc = give(service, svc_node, introducer);
-	__u64 to_client = give(client, cl_node, introducer);
-	struct bus1_send s = {
-		.ptr_destinations = (uintptr_t)&to_client, .n_destinations = 1,
-		.ptr_handles = (uintptr_t)&to_svc, .n_handles = 1,
-		.ptr_fds = (uintptr_t)&pipefd[1], .n_fds = 1,
-	};
+	struct bus1_peer *service = peer(), *client = peer(), *introducer = peer();
+	uint64_t to_svc = give(service, node_of(service), introducer);
+	uint64_t to_client = give(client, node_of(client), introducer);
+	int pipefd[2];
+	struct bus1_tx tx = { .handles = &to_svc, .n_handles = 1,
+			      .fds = &pipefd[1], .n_fds = 1 };
 	char buf[64] = "";
 
-	step(!pipe(pipefd) && syscall(__NR_bus1_send, introducer, &s, sizeof(s)) == 0,
+	step(!pipe(pipefd) &&
+	     bus1_peer_sendv(introducer, &to_client, 1, &tx, NULL) == 0,
 	     "a message passes a handle to a service and a pipe fd to a client");
 	close(pipefd[1]);
-	close(introducer);
+	bus1_peer_free(introducer);
 	fflush(stdout);
 	if (!fork()) {
-		struct bus1_recv r = { .flags = BUS1_RECV_FDS };
-		const char *pool;
-		__u64 svc;
-		__s32 fd;
+		struct bus1_msg m = { 0 };
+		uint64_t svc;
+		int fd;
 
-		close(service);
-		pool = mmap(NULL, BUS1_POOL_SIZE, PROT_READ, MAP_SHARED, client, 0);
-		if (pool == MAP_FAILED || syscall(__NR_bus1_recv, client, &r, sizeof(r)))
+		bus1_peer_free(service);
+		if (bus1_peer_recv(client, &m, BUS1_PEER_RECV_FDS) ||
+		    m.n_handles != 1 || m.n_fds != 1)
 			_exit(1);
-		memcpy(&svc, pool + r.offset, sizeof(svc));
-		memcpy(&fd, pool + r.offset + sizeof(svc), sizeof(fd));
-		printf("         client (pid %d) got handle %llu and fd %d\n", getpid(),
-		       (unsigned long long)svc, fd);
+		svc = m.handles[0];
+		fd = m.fds[0];
+		bus1_msg_release(&m);
+		printf("         client (pid %d) got handle %llu and fd %d\n",
+		       getpid(), (unsigned long long)svc, fd);
 		fflush(stdout);
-		_exit(!(send_text(client, &svc, 1, "hello through a passed handle") == 0 &&
+		_exit(!(send_text(client, svc, "hello through a passed handle") == 0 &&
 			write(fd, "and through a passed fd", 24) == 24));
 	}
-	close(client);
+	bus1_peer_free(client);
 	step(recv_text(service, "service"), "the client used the handle it was passed");
 	step(children_ok() && read(pipefd[0], buf, sizeof(buf) - 1) == 24,
 	     "...and the fd, installed in its own fd table");
 	printf("         the pipe says \"%s\"\n", buf);
 	close(pipefd[0]);
-	close(service);
+	bus1_peer_free(service);
 }
 
-static const char *type_name(__u64 type)
+static const char *type_name(uint64_t type)
 {
 	switch (type) {
 	case BUS1_MSG_DATA:
@@ -250,16 +241,41 @@ static const char *type_name(__u64 type)
 }
 
 /* Receive one notice; true if it has @type and names @id. */
-static int recv_notice(int fd, const char *who, __u64 type, __u64 id)
+static int recv_notice(struct bus1_peer *p, const char *who, uint64_t type,
+		       uint64_t id)
 {
-	struct bus1_recv r = {};
+	struct bus1_msg m = { 0 };
 
-	if (syscall(__NR_bus1_recv, fd, &r, sizeof(r)))
+	if (bus1_peer_recv(p, &m, 0))
 		return 0;
 	printf("         %s (pid %d) got %s for handle %llu\n", who, getpid(),
-	       type_name(r.type), (unsigned long long)r.destination);
+	       type_name(m.type), (unsigned long long)m.destination);
 	fflush(stdout);
-	return r.type == type && r.destination == id;
+	return m.type == type && m.destination == id;
+}
+
+/* An event loop: the peer fd in poll(), then everything that is ready. */
+static int count(struct bus1_peer *p, const struct bus1_msg *m, void *n)
+{
+	(void)p;
+	(void)m;
+	++*(int *)n;
+	return 0;
+}
+
+static void demo_event_loop(void)
+{
+	struct bus1_peer *rx = peer(), *tx = peer();
+	uint64_t to = give(rx, node_of(rx), tx);
+	struct pollfd pfd = { .fd = bus1_peer_fd(rx), .events = POLLIN };
+	int i, n = 0;
+
+	for (i = 0; i < 5; i++)
+		send_text(tx, to, "tick");
+	step(poll(&pfd, 1, 1000) == 1 && bus1_peer_dispatch(rx, count, &n, 0) == 5 &&
+	     n == 5, "poll() on the peer fd, then bus1_peer_dispatch() handles all five");
+	bus1_peer_free(tx);
+	bus1_peer_free(rx);
 }
 
 /*
@@ -269,17 +285,18 @@ static int recv_notice(int fd, const char *who, __u64 type, __u64 id)
  */
 static void demo_lifecycle(void)
 {
-	int owner = peer(), client = peer();
-	__u64 node = node_of(owner), held;
+	struct bus1_peer *owner = peer(), *client = peer();
+	struct bus1_msg m = { 0 };
+	uint64_t node = node_of(owner), held;
 
 	held = give(owner, node, client);
 	step(held != 0, "an owner gives a client process a handle to its node");
 	fflush(stdout);
 	if (!fork()) {
-		close(owner);
+		bus1_peer_free(owner);
 		_exit(0);	/* the client exits: its handle goes */
 	}
-	close(client);
+	bus1_peer_free(client);
 	step(children_ok() && recv_notice(owner, "owner", BUS1_MSG_NODE_RELEASE, node),
 	     "the client exits: the owner is told nobody else holds the node");
 
@@ -287,40 +304,39 @@ static void demo_lifecycle(void)
 	held = give(owner, node, client);
 	fflush(stdout);
 	if (!fork()) {
-		close(owner);
+		bus1_peer_free(owner);
 		/* Blocks until the owner destroys the node. */
 		_exit(!recv_notice(client, "client", BUS1_MSG_NODE_DESTROY, held));
 	}
-	step(syscall(__NR_bus1_nodes_destroy, owner, &node, 1, 0) == 0,
+	step(bus1_peer_destroy_nodes(owner, &node, 1) == 0,
 	     "bus1_nodes_destroy(): the owner destroys the node");
 	step(children_ok(), "the client process, blocked in bus1_recv(), got the notice");
 	step(recv_notice(owner, "owner", BUS1_MSG_NODE_DESTROY, node),
 	     "so did the owner, at the same logical time");
-	step(send_text(owner, &node, 1, "x") < 0 && errno == EHOSTUNREACH,
+	step(send_text(owner, node, "x") == -EHOSTUNREACH,
 	     "sending to a destroyed node fails with EHOSTUNREACH");
-	step(syscall(__NR_bus1_peer_disconnect, client, 0) == 0 &&
-	     syscall(__NR_bus1_recv, client, &(struct bus1_recv){}, sizeof(struct bus1_recv)) < 0 &&
-	     errno == ESHUTDOWN,
+	step(bus1_peer_shutdown(client) == 0 &&
+	     bus1_peer_recv(client, &m, 0) == -ESHUTDOWN,
 	     "bus1_peer_disconnect(): every later call fails with ESHUTDOWN");
-	close(client);
-	close(owner);
+	bus1_peer_free(client);
+	bus1_peer_free(owner);
 }
 
 int main(void)
 {
 	struct pollfd pfd;
+	struct bus1_peer *p;
 	void *pool;
-	int fd;
+	int fd, r;
 
-	printf("bus1 demo: syscall bus1_peer_create is number %d here\n",
-	       __NR_bus1_peer_create);
-
-	fd = syscall(__NR_bus1_peer_create, BUS1_PEER_CLOEXEC | BUS1_PEER_NONBLOCK);
-	step(fd >= 0, "bus1_peer_create(BUS1_PEER_CLOEXEC | BUS1_PEER_NONBLOCK) gives a peer fd");
-	if (fd < 0) {
-		printf("         %s\n", strerror(errno));
+	printf("bus1 demo, on libbus1\n");
+	r = bus1_peer_new(&p, BUS1_PEER_NONBLOCK);
+	step(r == 0, "bus1_peer_new(BUS1_PEER_NONBLOCK) gives a peer, its pool mapped");
+	if (r) {
+		printf("         %s\n", strerror(-r));
 		return 1;
 	}
+	fd = bus1_peer_fd(p);
 	step(fcntl(fd, F_GETFD) & FD_CLOEXEC, "the fd is close-on-exec");
 	step(fcntl(fd, F_GETFL) & O_NONBLOCK, "the file is non-blocking");
 	printf("  fdinfo of the peer:\n");
@@ -336,18 +352,19 @@ int main(void)
 	pfd.fd = fd;
 	pfd.events = POLLIN;
 	step(poll(&pfd, 1, 0) == 0, "poll(): nothing to read on a fresh peer");
-	step(syscall(__NR_bus1_peer_create, 1U << 7) < 0 && errno == EINVAL,
+	step(bus1_sys_peer_create(1U << 7) == -EINVAL,
 	     "an unknown flag fails with EINVAL");
 
-	demo_handles(fd);
+	demo_handles(p);
 	printf("  messages:\n");
-	demo_request_reply();
+	demo_call();
 	demo_multicast();
 	demo_capabilities();
+	demo_event_loop();
 	printf("  life cycle:\n");
 	demo_lifecycle();
 
-	close(fd);
+	bus1_peer_free(p);
 	step(pool != MAP_FAILED && ((char *)pool)[0] == 0,
 	     "the mapping stays readable after the peer is closed");
 	munmap(pool, BUS1_POOL_SIZE);

@@ -29,7 +29,13 @@ arm64)
 	      -smp "${BUS1_SMP:-2}" -m 2G -kernel "$O/arch/arm64/boot/Image")
 	console=ttyAMA0
 	;;
-*) die "usage: boot.sh x86_64|arm64 test|demo [ONLY|shell]" ;;
+riscv64)
+	# -bios default: the OpenSBI firmware QEMU ships.
+	qemu=(qemu-system-riscv64 -accel tcg,thread=multi -M virt -cpu rv64
+	      -bios default -smp "${BUS1_SMP:-2}" -m 2G -kernel "$O/arch/riscv/boot/Image")
+	console=ttyS0
+	;;
+*) die "usage: boot.sh x86_64|arm64|riscv64 test|demo [ONLY|shell]" ;;
 esac
 [ -f "${qemu[-1]}" ] || die "no $arch kernel: run scripts/build-kernel.sh $arch"
 [ -f "$G/initramfs.cpio.gz" ] || die "no $arch guest: run scripts/build-guest.sh $arch"

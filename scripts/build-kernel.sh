@@ -5,7 +5,7 @@
 #
 #   build-kernel.sh ARCH [FLAVOUR]
 #
-# ARCH is x86_64 or arm64. FLAVOUR "test" (the default) adds
+# ARCH is x86_64, arm64 or riscv64. FLAVOUR "test" (the default) adds
 # scripts/configs/debug.config, lsm.config and samples.config to the
 # guest configuration; "bench" adds
 # scripts/configs/bench.config instead (no debug option, Binder). The
@@ -18,9 +18,10 @@
 arch=${1:-}
 flavour=${2:-test}
 case $arch in
-x86_64) cross= image=arch/x86/boot/bzImage ;;
-arm64) cross=aarch64-linux-gnu- image=arch/arm64/boot/Image ;;
-*) die "usage: build-kernel.sh x86_64|arm64 [test|bench]" ;;
+x86_64) karch=x86_64 cross= image=arch/x86/boot/bzImage ;;
+arm64) karch=arm64 cross=aarch64-linux-gnu- image=arch/arm64/boot/Image ;;
+riscv64) karch=riscv cross=riscv64-linux-gnu- image=arch/riscv/boot/Image ;;
+*) die "usage: build-kernel.sh x86_64|arm64|riscv64 [test|bench]" ;;
 esac
 CONF=$TOP/scripts/configs
 frags=("$CONF/$arch.config" "$CONF/common.config")
@@ -35,7 +36,7 @@ O=$BUILD/obj/$arch-$flavour
 mkdir -p "$O"
 # User programs (samples/) are linked statically: the guest has no libc.
 kmake() {
-	make -s -C "$WT_TEST" O="$O" ARCH="$arch" CROSS_COMPILE="$cross" \
+	make -s -C "$WT_TEST" O="$O" ARCH="$karch" CROSS_COMPILE="$cross" \
 		USERLDFLAGS=-static "$@"
 }
 
@@ -43,7 +44,7 @@ stamp=$(cat "${frags[@]}" | sha1sum | cut -d' ' -f1)
 if [ ! -f "$O/.config" ] || [ "$(cat "$O/.bus1-config" 2>/dev/null)" != "$stamp" ]; then
 	note "configuring $arch ($flavour)"
 	kmake tinyconfig >/dev/null
-	(cd "$WT_TEST" && ARCH=$arch CROSS_COMPILE=$cross \
+	(cd "$WT_TEST" && ARCH=$karch CROSS_COMPILE=$cross \
 		scripts/kconfig/merge_config.sh -m -O "$O" "$O/.config" "${frags[@]}" >/dev/null)
 	kmake olddefconfig >/dev/null
 	# A fragment line that did not take (a typo, an unmet dependency)

@@ -3,11 +3,14 @@
 """Judge a test guest's console log.
 
   parse-results.py LOG LABEL --kunit SUITE... --selftests PROG... --samples PROG...
+                   [--kselftest-runner PROG...]
 
 Prints one line per test, "PASS name" or "FAIL name: reason", for the
 KUnit cases (KTAP on the console during boot) and the selftests (TAP
 between BUS1-SUITE-BEGIN/END lines) and the samples (exit status on a
-BUS1-SAMPLE line). A failed, skipped or missing test fails; so does any
+BUS1-SAMPLE line), and the programs run_kselftest.sh ran (its outer TAP,
+one "ok N selftests: bus1: PROG" line each, between BUS1-KSELFTEST-BEGIN
+and END lines). A failed, skipped or missing test fails; so does any
 kernel splat in the log, a leak kmemleak reports, and a guest that did
 not run to the end. Exits non-zero if anything failed.
 """
@@ -32,7 +35,7 @@ SPLATS = [
 SPLAT = re.compile("|".join(SPLATS))
 
 
-def parse(lines, kunit, selftests, samples=()):
+def parse(lines, kunit, selftests, samples=(), runner=()):
     results = []  # (name, ok, reason)
 
     def add(name, ok, reason=""):
@@ -108,6 +111,34 @@ def parse(lines, kunit, selftests, samples=()):
         if s not in done:
             add(s, False, "did not run")
 
+    # The kernel's runner: one result per program, after the program's own
+    # TAP, prefixed with "# ", which must hold a passed (not skipped) test.
+    inside, ran_progs, passed = False, {}, 0
+    for line in lines:
+        if line.startswith("BUS1-KSELFTEST-BEGIN"):
+            inside = True
+        elif line.startswith("BUS1-KSELFTEST-END"):
+            inside = False
+        elif inside and re.match(r"^# selftests: bus1: ", line):
+            passed = 0
+        elif inside and re.match(r"^# ok \d+ (?!.*#\s*SKIP)", line):
+            passed += 1
+        elif inside:
+            m = re.match(r"^(not ok|ok) \d+ selftests: bus1: (\S+)(?:\s+#\s*(.*))?$", line)
+            if m:
+                ran_progs[m.group(2)] = (m.group(1), m.group(3) or "", passed)
+    for p in runner:
+        status, directive, n = ran_progs.get(p, (None, "", 0))
+        name = f"run_kselftest/{p}"
+        if status is None:
+            add(name, False, "did not run")
+        elif directive.upper().startswith("SKIP"):
+            add(name, False, "skipped")
+        elif status != "ok":
+            add(name, False, "not ok " + directive)
+        else:
+            add(name, n > 0, "" if n else "ran no test")
+
     # Samples: one line with the exit status of each.
     ran = dict(re.findall(r"^BUS1-SAMPLE (\S+) rc=(\d+)$", "\n".join(lines), re.M))
     for s in samples:
@@ -135,11 +166,14 @@ def main():
     ap.add_argument("--kunit", nargs="*", default=[], help="expected KUnit suites")
     ap.add_argument("--selftests", nargs="*", default=[], help="expected selftest programs")
     ap.add_argument("--samples", nargs="*", default=[], help="expected sample programs")
+    ap.add_argument("--kselftest-runner", nargs="*", default=[],
+                    help="programs expected in run_kselftest.sh's TAP")
     a = ap.parse_args()
     with open(a.log, errors="replace") as f:
         lines = [PREFIX.sub("", l.rstrip("\r\n")) for l in f]
     failed = 0
-    for name, ok, reason in parse(lines, a.kunit, a.selftests, a.samples):
+    for name, ok, reason in parse(lines, a.kunit, a.selftests, a.samples,
+                                  a.kselftest_runner):
         print(f"PASS {a.label}/{name}" if ok else f"FAIL {a.label}/{name}: {reason}")
         failed += not ok
     sys.exit(1 if failed else 0)

@@ -3,14 +3,27 @@
 # Install what the build and the tests need (Debian 12 packages) and turn
 # Debian's linux-source-6.12 into a git repo with one base commit, tagged
 # "base". Re-runs reuse what is already there.
+#
+#   setup.sh [ARCH...]   also what booting ARCH needs beyond the x86_64
+#                        and arm64 guests of every run (riscv64)
 
 . "$(dirname "$0")/lib.sh"
 
 PKGS=(linux-source-6.12 build-essential flex bison bc libelf-dev libssl-dev
       cpio xz-utils git python3 perl qemu-system-x86 qemu-system-arm
-      busybox-static sparse gcc-aarch64-linux-gnu gcc-i686-linux-gnu
+      busybox-static bash-static rsync coccinelle python3-docutils
+      sparse gcc-aarch64-linux-gnu gcc-i686-linux-gnu
       libc6-dev-i386-cross libc6-dev-arm64-cross python3-ply python3-git
-      dwarves mandoc pkg-config g++)
+      dwarves mandoc pkg-config g++
+      gcc-arm-linux-gnueabihf gcc-powerpc64le-linux-gnu gcc-s390x-linux-gnu
+      gcc-mips64el-linux-gnuabi64 gcc-riscv64-linux-gnu)
+for a in "$@"; do
+	case $a in
+	x86_64 | arm64) ;;
+	riscv64) PKGS+=(libc6-dev-riscv64-cross qemu-system-misc) ;;
+	*) die "no guest for $a" ;;
+	esac
+done
 
 install_packages() {
 	local missing=() p
@@ -27,22 +40,34 @@ install_packages() {
 		die "could not install: ${missing[*]}"
 }
 
-# The arm64 guest needs an arm64 busybox; installing busybox-static:arm64
-# would replace the host's, so unpack the package into the build folder.
-fetch_arm64_busybox() {
-	local dir=$BUILD/busybox-arm64 deb
+# The arm64 and riscv64 guests need a busybox of their own. Installing
+# busybox-static:ARCH would replace the host's, and Debian 12 has no
+# riscv64 packages (riscv64 is a release architecture from Debian 13 on),
+# so fetch the package with a private apt state into the build folder,
+# leaving the host's apt configuration and lists alone, and unpack it.
+fetch_busybox() {
+	local arch=$1 suite=$2 dir=$BUILD/busybox-$1 deb
 	[ -x "$dir/bin/busybox" ] && return 0
-	note "fetching busybox-static:arm64"
-	dpkg --print-foreign-architectures | grep -qx arm64 || {
-		dpkg --add-architecture arm64
-		apt-get update -q >/dev/null || die "apt-get update failed"
-	}
-	rm -rf "$dir" && mkdir -p "$dir/deb"
-	(cd "$dir/deb" && apt-get download -q busybox-static:arm64 >/dev/null 2>&1) ||
-		die "could not download busybox-static:arm64"
+	note "fetching busybox-static:$arch from Debian $suite"
+	rm -rf "$dir"
+	mkdir -p "$dir/deb" "$dir/apt/lists/partial" "$dir/apt/cache/archives/partial"
+	: >"$dir/apt/status"
+	echo "deb [arch=$arch] http://deb.debian.org/debian $suite main" >"$dir/apt/sources.list"
+	local apt=(apt-get -q -o Dir::Etc::SourceList="$dir/apt/sources.list"
+		   -o Dir::Etc::SourceParts=/dev/null -o Dir::State::Lists="$dir/apt/lists"
+		   -o Dir::Cache="$dir/apt/cache" -o Dir::State::status="$dir/apt/status"
+		   -o APT::Architecture="$arch" -o APT::Architectures::="$arch"
+		   -o APT::Sandbox::User=root -o Debug::NoLocking=1)
+	"${apt[@]}" update >/dev/null 2>&1 || die "could not fetch Debian $suite's $arch package list"
+	(cd "$dir/deb" && "${apt[@]}" download busybox-static >/dev/null 2>&1) ||
+		die "could not download busybox-static:$arch"
 	deb=$(ls "$dir"/deb/*.deb)
 	dpkg-deb -x "$deb" "$dir" || die "could not unpack $deb"
+	# Debian 13 ships it as /usr/bin/busybox.
+	[ -e "$dir/bin/busybox" ] || [ ! -x "$dir/usr/bin/busybox" ] ||
+		{ mkdir -p "$dir/bin" && cp "$dir/usr/bin/busybox" "$dir/bin/busybox"; }
 	[ -x "$dir/bin/busybox" ] || die "busybox missing from $deb"
+	rm -rf "$dir/apt"
 }
 
 extract_base() {
@@ -66,6 +91,7 @@ extract_base() {
 
 install_packages
 mkdir -p "$BUILD"
-fetch_arm64_busybox
+fetch_busybox arm64 bookworm
+[[ " $* " != *" riscv64 "* ]] || fetch_busybox riscv64 trixie
 extract_base
 note "base tree ready: $(git -C "$BASE" log -1 --format=%s base)"

@@ -2,8 +2,12 @@
 # SPDX-License-Identifier: GPL-2.0
 """Wire the bus1 system calls into a Linux 6.12 tree.
 
-  wire-syscalls.py generic TREE   declarations, Kconfig and build glue
-  wire-syscalls.py tables TREE    every architecture's syscall table
+  wire-syscalls.py kconfig TREE   CONFIG_BUS1 and the build glue
+  wire-syscalls.py decls TREE     the declarations and COND_SYSCALL()s
+  wire-syscalls.py x86 TREE       the x86 syscall tables (32 and 64 bit)
+  wire-syscalls.py others TREE    every other architecture's syscall table
+  wire-syscalls.py generic TREE   kconfig and decls
+  wire-syscalls.py tables TREE    x86 and others
 
 The calls come from arch-syscall-tables/bus1.tbl. Each table gets them at
 its own next free number, so nothing here depends on the kernel's sublevel.
@@ -174,7 +178,13 @@ def prototype(name, args):
     return "\n".join(lines + [line]) + "\n"
 
 
-def wire_generic(tree, calls):
+def wire_kconfig(tree, calls):
+    edit(tree, "init/Kconfig", lambda t, p: insert_before(
+        t, "config WATCH_QUEUE\n", KCONFIG, p))
+    edit(tree, "ipc/Makefile", lambda t, p: t + "obj-$(CONFIG_BUS1) += bus1/\n")
+
+
+def wire_decls(tree, calls):
     structs = sorted(set(re.findall(r"struct (\w+)",
                                     " ".join(a for _, a in calls))))
     decl = "".join(f"struct {s};\n" for s in structs)
@@ -187,26 +197,42 @@ def wire_generic(tree, calls):
     edit(tree, "kernel/sys_ni.c", lambda t, p: insert_before(
         t, "\n/*\n * Architecture specific syscalls: see further below\n */\n",
         "\n/* ipc/bus1 */\n" + conds, p))
-    edit(tree, "init/Kconfig", lambda t, p: insert_before(
-        t, "config WATCH_QUEUE\n", KCONFIG, p))
-    edit(tree, "ipc/Makefile", lambda t, p: t + "obj-$(CONFIG_BUS1) += bus1/\n")
 
 
-def wire_tables(tree, calls):
+def is_x86(path):
+    return path.startswith("arch/x86/")
+
+
+def wire_x86(tree, calls):
     for path, abi, limit, columns in TABLES:
-        edit(tree, path, wire_table(calls, abi, limit, columns))
+        if is_x86(path):
+            edit(tree, path, wire_table(calls, abi, limit, columns))
+
+
+def wire_others(tree, calls):
+    for path, abi, limit, columns in TABLES:
+        if not is_x86(path):
+            edit(tree, path, wire_table(calls, abi, limit, columns))
     edit(tree, "include/uapi/asm-generic/unistd.h", wire_unistd(calls))
 
 
+MODES = {
+    "kconfig": (wire_kconfig,),
+    "decls": (wire_decls,),
+    "x86": (wire_x86,),
+    "others": (wire_others,),
+    "generic": (wire_kconfig, wire_decls),
+    "tables": (wire_x86, wire_others),
+}
+
+
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("generic", "tables"):
+    if len(sys.argv) != 3 or sys.argv[1] not in MODES:
         sys.exit(__doc__.strip())
     tree = sys.argv[2]
     calls = read_list()
-    if sys.argv[1] == "generic":
-        wire_generic(tree, calls)
-    else:
-        wire_tables(tree, calls)
+    for wire in MODES[sys.argv[1]]:
+        wire(tree, calls)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@
 #include <linux/security.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <trace/events/bus1.h>
 #include <uapi/linux/bus1.h>
 #include "handle.h"
 #include "peer.h"
@@ -661,6 +662,7 @@ void bus1_handles_install(struct bus1_peer *peer, struct bus1_message *msg,
 	struct bus1_handle *existing, *handle;
 	struct bus1_node *node;
 	struct rb_node *n;
+	bool notified;
 	size_t i;
 
 	mutex_lock(&peer->lock);
@@ -676,12 +678,18 @@ void bus1_handles_install(struct bus1_peer *peer, struct bus1_message *msg,
 		 */
 		spare[i]->node = node;
 		handle = bus1_node_receive(node, peer, existing, spare[i],
-					   &msg->qnode);
+					   &msg->qnode, &notified);
 		if (handle == spare[i]) {
 			spare[i] = NULL;
 			handle->usage = msg->usage;
 			msg->n_charged_handles--;
 			bus1_handle_link(peer, handle);
+			/* Traced once the handle has the ID it names. */
+			if (notified)
+				trace_bus1_notice(bus1_peer_id(peer),
+						  BUS1_MSG_NODE_DESTROY,
+						  handle->id,
+						  node->destroy_ts);
 		} else {
 			spare[i]->node = NULL;
 			if (handle)

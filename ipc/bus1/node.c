@@ -24,6 +24,7 @@
 #include <linux/poll.h>
 #include <linux/slab.h>
 #include <linux/wait.h>
+#include <trace/events/bus1.h>
 #include <uapi/linux/bus1.h>
 #include "handle.h"
 #include "node.h"
@@ -106,6 +107,7 @@ static void bus1_node_queue_release(struct bus1_node *node,
 {
 	struct bus1_peer *owner = node->owner;
 	struct bus1_queue_node *qnode = &node->release_notice.qnode;
+	bool ready;
 	u64 ts;
 
 	lockdep_assert_held(&owner->nodes_lock);
@@ -117,7 +119,11 @@ static void bus1_node_queue_release(struct bus1_node *node,
 	node->release_queued = true;
 	bus1_queue_node_init(qnode, (unsigned long)node);
 	ts = bus1_queue_commit_ts(bus1_queue_tick(&releaser->queue, 0));
-	if (bus1_queue_commit_at(&owner->queue, qnode, &ts))
+	ready = bus1_queue_commit_at(&owner->queue, qnode, &ts);
+	/* The owner gives the notice back under nodes_lock: @node stays. */
+	trace_bus1_notice(bus1_peer_id(owner), BUS1_MSG_NODE_RELEASE, node->id,
+			  ts);
+	if (ready)
 		wake_up_interruptible_poll(&owner->waitq, EPOLLIN | EPOLLRDNORM);
 	bus1_queue_tick(&releaser->queue, ts);
 	bus1_peer_release(owner);
@@ -212,6 +218,7 @@ void bus1_node_inflight_put(struct bus1_node *node, struct bus1_peer *releaser)
  * @existing:	the handle @receiver holds to @node already, or NULL
  * @spare:	a new handle of @receiver, used if @existing is NULL
  * @qnode:	the received message's queue entry
+ * @notified:	set to whether the destruction notice of @spare was queued
  *
  * Turns the in-flight reference of the message into a handle of the
  * receiver: a new reference of @existing, or @spare, linked to @node and
@@ -230,13 +237,15 @@ struct bus1_handle *bus1_node_receive(struct bus1_node *node,
 				      struct bus1_peer *receiver,
 				      struct bus1_handle *existing,
 				      struct bus1_handle *spare,
-				      const struct bus1_queue_node *qnode)
+				      const struct bus1_queue_node *qnode,
+				      bool *notified)
 {
 	struct bus1_peer *owner = node->owner;
 	struct bus1_queue_node *notice;
 	struct bus1_handle *handle;
 
 	lockdep_assert_held(&receiver->lock);
+	*notified = false;
 	mutex_lock(&owner->nodes_lock);
 	if (bus1_node_destroyed_before(node, qnode)) {
 		handle = NULL;
@@ -251,6 +260,7 @@ struct bus1_handle *bus1_node_receive(struct bus1_node *node,
 		if (receiver == owner)
 			bus1_node_inflight_drop(node, receiver);
 		if (node->destroy_ts) {
+			*notified = true;
 			notice = &handle->destroy_notice.qnode;
 			kref_get(&handle->ref);
 			bus1_queue_node_init(notice, node->destroy_key);
@@ -309,6 +319,10 @@ void bus1_nodes_destroy_locked(struct bus1_peer *owner, struct list_head *set)
 		list_for_each_entry(h, &node->holders, holder_link) {
 			if (!bus1_queue_node_is_queued(&h->destroy_notice.qnode))
 				continue;
+			trace_bus1_notice(bus1_peer_id(h->holder),
+					  BUS1_MSG_NODE_DESTROY,
+					  data_race(h->id), /* 0 until linked */
+					  ts);
 			if (bus1_queue_commit(&h->holder->queue,
 					      &h->destroy_notice.qnode, ts))
 				wake_up_interruptible_poll(&h->holder->waitq,

@@ -67,7 +67,8 @@ struct bus1_handle *bus1_node_receive(struct bus1_node *node,
 				      struct bus1_peer *receiver,
 				      struct bus1_handle *existing,
 				      struct bus1_handle *spare,
-				      const struct bus1_queue_node *qnode);
+				      const struct bus1_queue_node *qnode,
+				      bool *notified);
 bool bus1_node_destroyed_before(struct bus1_node *node,
 				const struct bus1_queue_node *qnode);
 bool bus1_node_release_withdrawn(struct bus1_node *node);

@@ -21,6 +21,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
+#include <trace/events/bus1.h>
 #include <uapi/linux/bus1.h>
 #include "creds.h"
 #include "handle.h"
@@ -307,6 +308,7 @@ int bus1_peer_create_fd(unsigned int flags)
 		return PTR_ERR(file);
 	}
 
+	peer->quota.peer_id = file_inode(file)->i_ino;
 	fd_install(fd, file);
 	return fd;
 }
@@ -454,6 +456,7 @@ static int bus1_peer_deliver(struct bus1_peer *peer, struct bus1_message *msg,
 	r = bus1_recv_write(uargs, &out);
 	if (r)
 		goto out;
+	trace_bus1_recv(bus1_peer_id(peer), msg->qnode.ts, &out);
 
 	switch (msg->type) {
 	case BUS1_MSG_DATA:

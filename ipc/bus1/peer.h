@@ -187,4 +187,18 @@ static inline struct bus1_peer *bus1_peer_get(struct bus1_peer *peer)
 	return peer;
 }
 
+/**
+ * bus1_peer_id() - what trace events name a peer by
+ * @peer:	the peer
+ *
+ * The quota keeps it, as refused charges name the peer too.
+ *
+ * Return: the inode number of the peer's file, as fstat() on its file
+ * descriptor reports it.
+ */
+static inline u64 bus1_peer_id(const struct bus1_peer *peer)
+{
+	return peer->quota.peer_id;
+}
+
 #endif /* __BUS1_PEER_H */

@@ -40,6 +40,7 @@
 #include <linux/slab.h>
 #include <linux/sysctl.h>
 #include <linux/user_namespace.h>
+#include <trace/events/bus1.h>
 #include <uapi/linux/bus1.h>
 #include "quota.h"
 
@@ -70,6 +71,17 @@ static unsigned int bus1_peer_max[BUS1_RES_N] = {
 	[BUS1_RES_MESSAGES]	= 16384,
 	[BUS1_RES_HANDLES]	= 16384,
 	[BUS1_RES_FDS]		= 1024,
+};
+
+/* The limits by the names of their sysctls, which trace events use too. */
+static const char *const bus1_user_limit_names[BUS1_RES_N] = {
+	"user_max_bytes", "user_max_slices", "user_max_messages",
+	"user_max_handles", "user_max_fds",
+};
+
+static const char *const bus1_peer_limit_names[BUS1_RES_N] = {
+	"peer_max_bytes", "peer_max_slices", "peer_max_messages",
+	"peer_max_handles", "peer_max_fds",
 };
 
 /* Every user that has a peer, by uid. */
@@ -204,6 +216,39 @@ static __always_inline void bus1_quota_sub_all(struct bus1_quota *quota,
 	bus1_quota_sub_one(BUS1_RES_FDS, quota, u, amount);
 }
 
+/*
+ * Tell the trace which limit refused @amount, charged by @from: the first
+ * resource over the peer's limit or over @from's share of the user's.
+ * Lock held; only called while the trace event is on.
+ */
+static noinline void bus1_quota_trace_refused(struct bus1_quota *quota,
+					      struct bus1_usage *usage,
+					      kuid_t from, const u64 *amount)
+{
+	struct bus1_user *user = quota->user;
+	u64 share, peer_max;
+	int i;
+
+	for (i = 0; i < BUS1_RES_N; i++)
+		if (!bus1_quota_check_one(i, quota, usage, amount))
+			break;
+	/* A limit raised meanwhile fits now. */
+	if (i == BUS1_RES_N)
+		return;
+	share = usage ? usage->used[i] : 0;
+	peer_max = READ_ONCE(bus1_peer_max[i]);
+	if (quota->used[i] > peer_max || amount[i] > peer_max - quota->used[i])
+		trace_bus1_quota_refused(quota, from, bus1_peer_limit_names[i],
+					 amount[i], quota->used[i], peer_max,
+					 share, user->n_users[i] + !share,
+					 -EDQUOT);
+	else
+		trace_bus1_quota_refused(quota, from, bus1_user_limit_names[i],
+					 amount[i], user->used[i],
+					 READ_ONCE(bus1_user_max[i]), share,
+					 user->n_users[i] + !share, -EDQUOT);
+}
+
 /* See bus1_quota_charge(). */
 static __always_inline int __bus1_quota_charge(struct bus1_quota *quota,
 					       kuid_t from, const u64 *amount,
@@ -232,6 +277,8 @@ static __always_inline int __bus1_quota_charge(struct bus1_quota *quota,
 	/* All or nothing: every resource is checked before any is charged. */
 	if (!bus1_quota_check_all(quota, u, amount)) {
 		r = -EDQUOT;
+		if (trace_bus1_quota_refused_enabled())
+			bus1_quota_trace_refused(quota, u, from, amount);
 	} else {
 		if (!u) {
 			u = new;
@@ -514,6 +561,7 @@ static void bus1_user_free(struct kref *ref)
 int bus1_quota_init(struct bus1_quota *quota, kuid_t uid)
 {
 	memset(quota->used, 0, sizeof(quota->used));
+	quota->peer_id = 0;
 	quota->user = bus1_user_get(uid);
 	return quota->user ? 0 : -ENOMEM;
 }
@@ -566,16 +614,6 @@ void bus1_quota_show_fdinfo(struct bus1_quota *quota, struct seq_file *m)
 }
 
 #ifdef CONFIG_SYSCTL
-static const char *const bus1_user_limit_names[BUS1_RES_N] = {
-	"user_max_bytes", "user_max_slices", "user_max_messages",
-	"user_max_handles", "user_max_fds",
-};
-
-static const char *const bus1_peer_limit_names[BUS1_RES_N] = {
-	"peer_max_bytes", "peer_max_slices", "peer_max_messages",
-	"peer_max_handles", "peer_max_fds",
-};
-
 static unsigned int bus1_limit_min = 1;
 
 /* Filled at boot: a user and a peer limit per resource. */

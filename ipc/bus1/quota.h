@@ -84,12 +84,16 @@ struct bus1_usage {
  * @user:	the peer's user, a counted reference
  * @used:	the part of @user's charges that this peer holds, per
  *		resource; protected by the lock of @user
+ * @peer_id:	what trace events name the peer by, the inode number of
+ *		its file (bus1_peer_id()); 0 until the peer has a file
  *
- * Embedded in a peer; @user is set at creation and never changes.
+ * Embedded in a peer; @user is set at creation and never changes, nor
+ * does @peer_id once it is set, before the peer can be reached.
  */
 struct bus1_quota {
 	struct bus1_user *user;
 	u64 used[BUS1_RES_N];
+	u64 peer_id;
 };
 
 int bus1_quota_init(struct bus1_quota *quota, kuid_t uid);

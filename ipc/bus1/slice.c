@@ -118,8 +118,7 @@ void bus1_slices_deinit(struct bus1_slices *slices)
  */
 struct bus1_slice *bus1_slices_alloc(struct bus1_slices *slices, size_t size)
 {
-	struct bus1_slice *slice, *new;
-	bool found;
+	struct bus1_slice *slice, *pos, *new;
 
 	if (size > slices->size)
 		return ERR_PTR(-ENOSPC);
@@ -127,15 +126,15 @@ struct bus1_slice *bus1_slices_alloc(struct bus1_slices *slices, size_t size)
 
 	spin_lock(&slices->lock);
 	for (;;) {
-		found = false;
-		list_for_each_entry(slice, &slices->free, free_entry) {
-			if (slice->size >= size) {
-				found = true;
+		slice = NULL;
+		list_for_each_entry(pos, &slices->free, free_entry) {
+			if (pos->size >= size) {
+				slice = pos;
 				break;
 			}
 		}
 		/* A split needs a new slice: a spare, which merges refill. */
-		if (!found || slice->size == size || slices->n_spares)
+		if (!slice || slice->size == size || slices->n_spares)
 			break;
 		/* Refill it without the lock, then look again. */
 		spin_unlock(&slices->lock);
@@ -150,7 +149,11 @@ struct bus1_slice *bus1_slices_alloc(struct bus1_slices *slices, size_t size)
 			kfree(new);
 		}
 	}
-	if (found && slice->size > size) {
+	if (!slice) {
+		spin_unlock(&slices->lock);
+		return ERR_PTR(-ENOSPC);
+	}
+	if (slice->size > size) {
 		/*
 		 * The front of the free slice becomes the allocation; the
 		 * rest keeps its place in both lists.
@@ -165,18 +168,16 @@ struct bus1_slice *bus1_slices_alloc(struct bus1_slices *slices, size_t size)
 		slice->size -= size;
 		list_add_tail(&new->entry, &slice->entry);
 		slice = new;
-	} else if (found) {
+	} else {
 		list_del(&slice->free_entry);
 	}
-	if (found) {
-		slice->busy = true;
-		rb_add(&slice->rb, &slices->busy, bus1_slice_less);
-		slices->allocated += slice->size;
-		slices->n_busy++;
-	}
+	slice->busy = true;
+	rb_add(&slice->rb, &slices->busy, bus1_slice_less);
+	slices->allocated += slice->size;
+	slices->n_busy++;
 	spin_unlock(&slices->lock);
 
-	return found ? slice : ERR_PTR(-ENOSPC);
+	return slice;
 }
 
 /*

@@ -46,6 +46,7 @@
 #include <linux/uaccess.h>
 #include <linux/uio.h>
 #include <linux/wait.h>
+#include <trace/events/bus1.h>
 #include <uapi/linux/bus1.h>
 #include "creds.h"
 #include "handle.h"
@@ -77,6 +78,7 @@ struct bus1_tx_dest {
 /**
  * struct bus1_tx - a transaction in flight
  * @sender:	the sending peer
+ * @ids:	the sender's handle IDs of the destinations
  * @n_dests:	number of destinations
  * @dests:	the destinations, in the order user space named them
  * @errors:	per-destination errno, positive, if the sender asked for
@@ -95,6 +97,7 @@ struct bus1_tx_dest {
  */
 struct bus1_tx {
 	struct bus1_peer *sender;
+	const u64 *ids;
 	size_t n_dests;
 	struct bus1_tx_dest *dests;
 	s32 *errors;
@@ -138,6 +141,19 @@ static void bus1_tx_destroy(struct bus1_tx *tx)
 	kfree(tx->trailer);
 }
 
+/* Tell the trace that the pool of @d has no room for @size bytes. */
+static void bus1_tx_trace_nospace(struct bus1_tx *tx, struct bus1_tx_dest *d,
+				  size_t size)
+{
+	size_t allocated, n_busy;
+
+	bus1_slices_usage(&d->peer->pool.slices, &allocated, &n_busy);
+	trace_bus1_quota_refused(&d->peer->quota,
+				 bus1_quota_uid(&tx->sender->quota), "pool",
+				 size, allocated, d->peer->pool.size, 0, 0,
+				 -ENOSPC);
+}
+
 /* Step 1: an active reference, a message and a slice for @d, charged. */
 static int bus1_tx_prepare(struct bus1_tx *tx, struct bus1_tx_dest *d)
 {
@@ -172,6 +188,9 @@ static int bus1_tx_prepare(struct bus1_tx *tx, struct bus1_tx_dest *d)
 		return -ENOMEM;
 	slice = bus1_pool_alloc(&d->peer->pool, slice_size);
 	if (IS_ERR(slice)) {
+		if (PTR_ERR(slice) == -ENOSPC &&
+		    trace_bus1_quota_refused_enabled())
+			bus1_tx_trace_nospace(tx, d, slice_size);
 		bus1_message_free(msg, tx->sender);
 		return PTR_ERR(slice);
 	}
@@ -326,9 +345,22 @@ static int bus1_tx_copy(struct bus1_tx *tx)
 	return 0;
 }
 
+/* Trace the commit of @d at @ts; @destination is the receiver's node ID. */
+static void bus1_tx_trace_send(struct bus1_tx *tx, struct bus1_tx_dest *d,
+			       u64 destination, u64 ts)
+{
+	struct bus1_tx_payload *p = tx->payload;
+
+	trace_bus1_send(bus1_peer_id(tx->sender), bus1_peer_id(d->peer),
+			tx->ids[d - tx->dests], destination, ts,
+			iov_iter_count(&p->data), p->n_handles, p->n_files);
+}
+
 /*
- * Commit @d at *@ts, or later if its queue's clock is ahead, which *@ts
- * then tells, and wake its receiver if it can receive now. A unicast
+ * Commit @d of @tx at *@ts, or later if its queue's clock is ahead, which
+ * *@ts then tells, trace it, and wake its receiver if it can receive now.
+ * While the event is on, the trace reads the message's destination
+ * before the commit, as the message is the receiver's after it. A unicast
  * wakes it as sockets and pipes wake their reader, @sync: the sender
  * usually waits for the reply next, so the receiver may as well run on
  * the sender's CPU. The receivers of a multicast had better not all.
@@ -338,14 +370,21 @@ static int bus1_tx_copy(struct bus1_tx *tx)
  * of wq_has_sleeper() pairs with the one a waiter sets its state with
  * before it tests that readiness.
  */
-static void bus1_tx_commit_one(struct bus1_tx_dest *d, u64 *ts, bool sync)
+static void bus1_tx_commit_one(struct bus1_tx *tx, struct bus1_tx_dest *d,
+			       u64 *ts, bool sync)
 {
 	struct bus1_message *msg = d->msg;
+	u64 destination = 0;
+	bool ready;
 
+	if (trace_bus1_send_enabled())
+		destination = msg->node->id;
 	/* From here on the receiver owns the message; do not touch it. */
 	d->msg = NULL;
-	if (!bus1_queue_commit_at(&d->peer->queue, &msg->qnode, ts) ||
-	    !wq_has_sleeper(&d->peer->waitq))
+	ready = bus1_queue_commit_at(&d->peer->queue, &msg->qnode, ts);
+	if (trace_bus1_send_enabled())
+		bus1_tx_trace_send(tx, d, destination, *ts);
+	if (!ready || !wq_has_sleeper(&d->peer->waitq))
 		return;
 	if (sync)
 		wake_up_interruptible_sync_poll(&d->peer->waitq,
@@ -378,7 +417,7 @@ static void bus1_tx_commit(struct bus1_tx *tx)
 		for (d = tx->dests; !d->msg; d++)
 			;
 		ts = bus1_queue_commit_ts(ts);
-		bus1_tx_commit_one(d, &ts, true);
+		bus1_tx_commit_one(tx, d, &ts, true);
 	} else if (tx->n_msgs > 1) {
 		for (i = 0; i < tx->n_dests; i++) {
 			d = &tx->dests[i];
@@ -393,7 +432,8 @@ static void bus1_tx_commit(struct bus1_tx *tx)
 		/* Staged entries commit at @ts exactly. */
 		for (i = 0; i < tx->n_dests; i++)
 			if (tx->dests[i].msg)
-				bus1_tx_commit_one(&tx->dests[i], &ts, false);
+				bus1_tx_commit_one(tx, &tx->dests[i], &ts,
+						   false);
 	}
 	bus1_queue_tick(sender_queue, ts);
 	for (i = 0; i < tx->payload->n_handles; i++)
@@ -439,7 +479,11 @@ int bus1_tx_send(struct bus1_peer *sender, const u64 *ids, size_t n_ids,
 	/* Only the first @n_ids entries are used, zeroed or resolved below. */
 	struct bus1_tx_dest small_dests[BUS1_TX_SMALL] __uninitialized;
 	struct bus1_node *small_nodes[BUS1_TX_SMALL] __uninitialized;
-	struct bus1_tx tx = { .sender = sender, .payload = payload };
+	struct bus1_tx tx = {
+		.sender = sender,
+		.ids = ids,
+		.payload = payload,
+	};
 	struct bus1_node **nodes;
 	size_t i;
 	int r;

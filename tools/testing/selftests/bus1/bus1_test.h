@@ -15,9 +15,42 @@
 #include <sys/syscall.h>
 #include <linux/bus1.h>
 
+#include "../kselftest_harness.h"
+
 static inline int bus1_peer_create(unsigned int flags)
 {
 	return syscall(__NR_bus1_peer_create, flags);
+}
+
+/*
+ * Every program needs bus1: where the kernel lacks it, the program skips
+ * as a whole before its first test. bus1_peer_create() with an unknown
+ * flag fails with EINVAL before it makes anything; without bus1 the call
+ * is not implemented, or its number is another system call's.
+ */
+static void __attribute__((constructor)) bus1_require(void)
+{
+	int fd = bus1_peer_create(~0U);
+
+	if (fd < 0 && errno != EINVAL) {
+		ksft_print_header();
+		ksft_exit_skip("bus1 is not available: %s\n", strerror(errno));
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
+ * In a FIXTURE_SETUP() or a test that needs root for @why (setresuid(),
+ * namespaces, sysctls, bpf(2)...): unless running as root, mark it
+ * skipped and return -1, for the caller to return; else return 0.
+ */
+static inline int bus1_need_root(struct __test_metadata *_metadata,
+				 const char *why)
+{
+	if (!geteuid())
+		return 0;
+	SKIP(return -1, "needs root, for %s", why);
 }
 
 static inline int bus1_node_create(int fd, __u64 *id, unsigned int flags)

@@ -4,7 +4,8 @@
  * BUS1_PEER_CREDS receiver gets with each message, across setuid, passed
  * descriptors, user and PID namespaces and Smack labels.
  *
- * Most tests need root (setresuid(), unshare(), Smack labels).
+ * The tests need root (setresuid(), unshare(), Smack labels) and skip
+ * without it.
  */
 
 #define _GNU_SOURCE
@@ -129,8 +130,8 @@ FIXTURE_SETUP(creds)
 	static unsigned char dirt[4096];
 	struct sender s;
 
-	if (geteuid())
-		SKIP(return, "needs root");
+	if (bus1_need_root(_metadata, "setresuid(), unshare() and Smack labels"))
+		return;
 	self->rx = peer_with_node(BUS1_PEER_CREDS, &self->node);
 	ASSERT_LE(0, self->rx);
 	self->map = map_pool(self->rx);

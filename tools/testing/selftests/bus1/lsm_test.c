@@ -89,8 +89,6 @@ static const char *lsm_unavailable(void)
 	ssize_t n;
 	int fd;
 
-	if (geteuid())
-		return "needs root, for bpf(2) and setresuid()";
 	if (access(BTF_PATH, R_OK))
 		return "no " BTF_PATH ": the kernel lacks CONFIG_DEBUG_INFO_BTF";
 	/* The guest does not mount securityfs: mount it where it belongs. */
@@ -199,7 +197,7 @@ static void rule(struct __test_metadata *_metadata, int map, int hook, int on,
 
 FIXTURE_SETUP(lsm)
 {
-	const char *why = lsm_unavailable();
+	const char *why;
 	struct bpf_insn insn[LSM_PROG_MAX];
 	struct lsm_fields f;
 	struct kbtf btf;
@@ -216,6 +214,9 @@ FIXTURE_SETUP(lsm)
 		self->prog[i] = -1;
 		self->link[i] = -1;
 	}
+	if (bus1_need_root(_metadata, "bpf(2) and setresuid()"))
+		return;
+	why = lsm_unavailable();
 	if (why)
 		SKIP(return, "%s", why);
 

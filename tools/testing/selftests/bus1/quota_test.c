@@ -7,11 +7,12 @@
  * charge outlives the peers of a user, and that the pool pages of a
  * receiver are charged to the memory cgroup of the task that created it.
  *
- * The tests run as root and act as other users. A peer belongs to the real
- * uid of the task that created it, so setting just the real uid around
- * bus1_peer_create() makes a peer of another user while root keeps its
- * powers; one test also drops root for good in forked children. Each test
- * sets the limits it needs and puts every limit back when it ends.
+ * The tests run as root (they skip without it) and act as other users. A
+ * peer belongs to the real uid of the task that created it, so setting
+ * just the real uid around bus1_peer_create() makes a peer of another user
+ * while root keeps its powers; one test also drops root for good in forked
+ * children. Each test sets the limits it needs and puts every limit back
+ * when it ends.
  */
 
 #define _GNU_SOURCE
@@ -452,6 +453,8 @@ FIXTURE_SETUP(quota)
 {
 	int scope, res;
 
+	if (bus1_need_root(_metadata, "setting the limits and acting as other users"))
+		return;
 	for (scope = USER; scope <= PEER; scope++) {
 		for (res = 0; res < NR_RES; res++) {
 			ASSERT_EQ(0, limit_get(scope, res,

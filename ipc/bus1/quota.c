@@ -10,21 +10,24 @@
  * the receiver is done with it: when it receives the message, releases
  * the slice or the handle, or disconnects.
  *
- * A charge of c units of a resource fits if the receiving peer stays at
- * or below the per-peer limit, and if, with L the receiving user's limit,
- * U what it is charged in total, s what the charging user has charged it
- * already and k the number of users charging it, the charging user
- * included:
+ * A charge of c units of a resource fits if it fits at two levels, the
+ * receiving peer with the per-peer limit and the receiving user with the
+ * per-user limit: at each, with L the limit, U what is charged in total,
+ * s what the charging user has charged already and k the number of users
+ * charging, the charging user included,
  *
  *	s + c <= (L - U - c) / k
  *
  * A user may hold at most a k-th of what is left after its charge. The
- * n users charging a user together leave at least L / (n + 1) of it free:
- * ordered by the time of their last charge, the i-th saw at least i users
- * and at least what the i - 1 before it left, R, so it took at most
- * R / (i + 1), and left R * i / (i + 1). Any further user can then always
- * charge at least L / ((n + 1) * (n + 2)). Returning charges only widens
- * this. No sender can exhaust a user alone: a single one gets half.
+ * n users charging a peer, or a user, together leave at least L / (n + 1)
+ * of it free: ordered by the time of their last charge, the i-th saw at
+ * least i users and at least what the i - 1 before it left, R, so it took
+ * at most R / (i + 1), and left R * i / (i + 1). Any further user can then
+ * always charge at least L / ((n + 1) * (n + 2)). Returning charges only
+ * widens this. No sender can exhaust a peer or a user alone: a single one
+ * gets half. The two levels need two records per charging user: a struct
+ * bus1_usage of the peer, which the charged objects point to, and the
+ * struct bus1_user_usage of the user that it adds up into.
  *
  * The limits are sysctls under /proc/sys/kernel/bus1/. Each user's
  * accounting lives in a struct bus1_user with its own lock; the only
@@ -102,13 +105,40 @@ static bool bus1_usage_less(struct rb_node *a, const struct rb_node *b)
 		      rb_entry(b, struct bus1_usage, rb)->uid);
 }
 
-static struct bus1_usage *bus1_usage_find(struct bus1_user *user, kuid_t uid)
+static int bus1_user_usage_cmp(const void *key, const struct rb_node *n)
+{
+	const kuid_t *uid = key;
+	kuid_t other = rb_entry(n, struct bus1_user_usage, rb)->uid;
+
+	return uid_lt(*uid, other) ? -1 : uid_gt(*uid, other);
+}
+
+static bool bus1_user_usage_less(struct rb_node *a, const struct rb_node *b)
+{
+	return uid_lt(rb_entry(a, struct bus1_user_usage, rb)->uid,
+		      rb_entry(b, struct bus1_user_usage, rb)->uid);
+}
+
+/* What @uid charged the peer of @quota, or NULL. */
+static struct bus1_usage *bus1_usage_find(struct bus1_quota *quota,
+					  kuid_t uid)
+{
+	struct rb_node *n;
+
+	lockdep_assert_held(&quota->user->lock);
+	n = rb_find(&uid, &quota->usages, bus1_usage_cmp);
+	return n ? rb_entry(n, struct bus1_usage, rb) : NULL;
+}
+
+/* What @uid charged @user over all its peers, or NULL. */
+static struct bus1_user_usage *bus1_user_usage_find(struct bus1_user *user,
+						    kuid_t uid)
 {
 	struct rb_node *n;
 
 	lockdep_assert_held(&user->lock);
-	n = rb_find(&uid, &user->usages, bus1_usage_cmp);
-	return n ? rb_entry(n, struct bus1_usage, rb) : NULL;
+	n = rb_find(&uid, &user->usages, bus1_user_usage_cmp);
+	return n ? rb_entry(n, struct bus1_user_usage, rb) : NULL;
 }
 
 /*
@@ -120,22 +150,43 @@ static struct bus1_usage *bus1_usage_find(struct bus1_user *user, kuid_t uid)
  * take any amounts.
  */
 
-/* Whether @amount of resource @i fits, charged by @usage (NULL: new). */
-static __always_inline bool bus1_quota_check_one(int i,
+/* Whether @amount of resource @i fits the peer's fair share of @u. */
+static __always_inline bool bus1_quota_peer_fits(int i,
 						 struct bus1_quota *quota,
-						 struct bus1_usage *usage,
+						 struct bus1_usage *u,
+						 const u64 *amount)
+{
+	u64 share = u ? u->used[i] : 0;
+
+	return bus1_quota_fits(READ_ONCE(bus1_peer_max[i]), quota->used[i],
+			       share, quota->n_users[i] + !share, amount[i]);
+}
+
+/* Whether @amount of resource @i fits the user's fair share of @t. */
+static __always_inline bool bus1_quota_user_fits(int i,
+						 struct bus1_quota *quota,
+						 struct bus1_user_usage *t,
 						 const u64 *amount)
 {
 	struct bus1_user *user = quota->user;
-	u64 c = amount[i], share, peer_max;
+	u64 share = t ? t->used[i] : 0;
 
-	if (!c)
-		return true;
-	share = usage ? usage->used[i] : 0;
-	peer_max = READ_ONCE(bus1_peer_max[i]);
-	return quota->used[i] <= peer_max && c <= peer_max - quota->used[i] &&
-	       bus1_quota_fits(READ_ONCE(bus1_user_max[i]), user->used[i],
-			       share, user->n_users[i] + !share, c);
+	return bus1_quota_fits(READ_ONCE(bus1_user_max[i]), user->used[i],
+			       share, user->n_users[i] + !share, amount[i]);
+}
+
+/*
+ * Whether @amount of resource @i fits at both levels, charged by @u of
+ * the peer and @t of the user (NULL: new).
+ */
+static __always_inline bool bus1_quota_check_one(int i,
+						 struct bus1_quota *quota,
+						 struct bus1_usage *u,
+						 struct bus1_user_usage *t,
+						 const u64 *amount)
+{
+	return !amount[i] || (bus1_quota_peer_fits(i, quota, u, amount) &&
+			      bus1_quota_user_fits(i, quota, t, amount));
 }
 
 /* Charge @amount of resource @i to @quota, attributed to @u. */
@@ -144,17 +195,23 @@ static __always_inline void bus1_quota_add_one(int i, struct bus1_quota *quota,
 					       const u64 *amount)
 {
 	struct bus1_user *user = quota->user;
+	struct bus1_user_usage *t = u->total;
 	u64 c = amount[i];
 
 	if (!c)
 		return;
 	if (!u->used[i]) {
-		user->n_users[i]++;
+		quota->n_users[i]++;
 		u->n_resources++;
 	}
+	if (!t->used[i]) {
+		user->n_users[i]++;
+		t->n_resources++;
+	}
 	u->used[i] += c;
-	user->used[i] += c;
+	t->used[i] += c;
 	quota->used[i] += c;
+	user->used[i] += c;
 }
 
 /* Return @amount of resource @i of @quota, attributed to @u. */
@@ -163,16 +220,23 @@ static __always_inline void bus1_quota_sub_one(int i, struct bus1_quota *quota,
 					       const u64 *amount)
 {
 	struct bus1_user *user = quota->user;
+	struct bus1_user_usage *t = u->total;
 	u64 c = amount[i];
 
-	if (!c || WARN_ON(c > u->used[i] || c > quota->used[i]))
+	/* @u is a part of @t, and of @quota, which are parts of @user. */
+	if (!c || WARN_ON(c > u->used[i]))
 		return;
 	u->used[i] -= c;
-	user->used[i] -= c;
+	t->used[i] -= c;
 	quota->used[i] -= c;
+	user->used[i] -= c;
 	if (!u->used[i]) {
-		user->n_users[i]--;
+		quota->n_users[i]--;
 		u->n_resources--;
+	}
+	if (!t->used[i]) {
+		user->n_users[i]--;
+		t->n_resources--;
 	}
 }
 
@@ -181,15 +245,16 @@ static_assert(BUS1_RES_N == 5, "every resource is named below");
 
 /* Whether every resource of @amount fits; see bus1_quota_check_one(). */
 static __always_inline bool bus1_quota_check_all(struct bus1_quota *quota,
-						 struct bus1_usage *usage,
+						 struct bus1_usage *u,
+						 struct bus1_user_usage *t,
 						 const u64 *amount)
 {
 	lockdep_assert_held(&quota->user->lock);
-	return bus1_quota_check_one(BUS1_RES_BYTES, quota, usage, amount) &&
-	       bus1_quota_check_one(BUS1_RES_SLICES, quota, usage, amount) &&
-	       bus1_quota_check_one(BUS1_RES_MESSAGES, quota, usage, amount) &&
-	       bus1_quota_check_one(BUS1_RES_HANDLES, quota, usage, amount) &&
-	       bus1_quota_check_one(BUS1_RES_FDS, quota, usage, amount);
+	return bus1_quota_check_one(BUS1_RES_BYTES, quota, u, t, amount) &&
+	       bus1_quota_check_one(BUS1_RES_SLICES, quota, u, t, amount) &&
+	       bus1_quota_check_one(BUS1_RES_MESSAGES, quota, u, t, amount) &&
+	       bus1_quota_check_one(BUS1_RES_HANDLES, quota, u, t, amount) &&
+	       bus1_quota_check_one(BUS1_RES_FDS, quota, u, t, amount);
 }
 
 static __always_inline void bus1_quota_add_all(struct bus1_quota *quota,
@@ -222,31 +287,62 @@ static __always_inline void bus1_quota_sub_all(struct bus1_quota *quota,
  * Lock held; only called while the trace event is on.
  */
 static noinline void bus1_quota_trace_refused(struct bus1_quota *quota,
-					      struct bus1_usage *usage,
+					      struct bus1_usage *u,
+					      struct bus1_user_usage *t,
 					      kuid_t from, const u64 *amount)
 {
 	struct bus1_user *user = quota->user;
-	u64 share, peer_max;
+	u64 share;
 	int i;
 
 	for (i = 0; i < BUS1_RES_N; i++)
-		if (!bus1_quota_check_one(i, quota, usage, amount))
+		if (!bus1_quota_check_one(i, quota, u, t, amount))
 			break;
 	/* A limit raised meanwhile fits now. */
 	if (i == BUS1_RES_N)
 		return;
-	share = usage ? usage->used[i] : 0;
-	peer_max = READ_ONCE(bus1_peer_max[i]);
-	if (quota->used[i] > peer_max || amount[i] > peer_max - quota->used[i])
+	if (!bus1_quota_peer_fits(i, quota, u, amount)) {
+		share = u ? u->used[i] : 0;
 		trace_bus1_quota_refused(quota, from, bus1_peer_limit_names[i],
-					 amount[i], quota->used[i], peer_max,
-					 share, user->n_users[i] + !share,
-					 -EDQUOT);
-	else
+					 amount[i], quota->used[i],
+					 READ_ONCE(bus1_peer_max[i]), share,
+					 quota->n_users[i] + !share, -EDQUOT);
+	} else {
+		share = t ? t->used[i] : 0;
 		trace_bus1_quota_refused(quota, from, bus1_user_limit_names[i],
 					 amount[i], user->used[i],
 					 READ_ONCE(bus1_user_max[i]), share,
 					 user->n_users[i] + !share, -EDQUOT);
+	}
+}
+
+/*
+ * Give @quota and its user each a spare record where they have none, for
+ * a charge by a user new to them; lock held, and held again on return,
+ * dropped in between to allocate. Return: 0, or -ENOMEM.
+ */
+static int bus1_quota_fill_spares(struct bus1_quota *quota)
+	__must_hold(&quota->user->lock)
+{
+	struct bus1_user *user = quota->user;
+	bool need_u = !quota->spare, need_t = !user->spare;
+	struct bus1_user_usage *t = NULL;
+	struct bus1_usage *u = NULL;
+
+	spin_unlock(&user->lock);
+	if (need_u)
+		u = kzalloc(sizeof(*u), GFP_KERNEL_ACCOUNT);
+	if (need_t)
+		t = kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
+	spin_lock(&user->lock);
+	if (!quota->spare)
+		swap(quota->spare, u);
+	if (!user->spare)
+		swap(user->spare, t);
+	/* Left over only if a racing charge filled a spare meanwhile. */
+	kfree(u);
+	kfree(t);
+	return quota->spare && user->spare ? 0 : -ENOMEM;
 }
 
 /* See bus1_quota_charge(). */
@@ -255,48 +351,52 @@ static __always_inline int __bus1_quota_charge(struct bus1_quota *quota,
 					       struct bus1_usage **usage)
 {
 	struct bus1_user *user = quota->user;
-	struct bus1_usage *u, *new = NULL;
+	struct bus1_user_usage *t;
+	struct bus1_usage *u;
 	int r = 0;
 
 	spin_lock(&user->lock);
-	u = bus1_usage_find(user, from);
-	if (!u && user->spare) {
-		new = user->spare;
-		user->spare = NULL;
-	} else if (!u) {
-		/* Allocate without the lock; nobody else adds this one. */
-		spin_unlock(&user->lock);
-		new = kzalloc(sizeof(*new), GFP_KERNEL_ACCOUNT);
-		if (!new)
-			return -ENOMEM;
-		spin_lock(&user->lock);
-		u = bus1_usage_find(user, from);
+	u = bus1_usage_find(quota, from);
+	t = u ? u->total : bus1_user_usage_find(user, from);
+	/*
+	 * A new charging user needs a record of the peer and maybe one of
+	 * the user: take the spares, allocated without the lock if missing.
+	 * Nobody else adds a record for this user, but another one may take
+	 * the spares meanwhile, so look again.
+	 */
+	while ((!u && !quota->spare) || (!t && !user->spare)) {
+		r = bus1_quota_fill_spares(quota);
+		if (r)
+			goto out;
+		u = bus1_usage_find(quota, from);
+		t = u ? u->total : bus1_user_usage_find(user, from);
 	}
-	if (new)
-		new->uid = from;
 	/* All or nothing: every resource is checked before any is charged. */
-	if (!bus1_quota_check_all(quota, u, amount)) {
+	if (!bus1_quota_check_all(quota, u, t, amount)) {
 		r = -EDQUOT;
 		if (trace_bus1_quota_refused_enabled())
-			bus1_quota_trace_refused(quota, u, from, amount);
-	} else {
-		if (!u) {
-			u = new;
-			new = NULL;
-			rb_add(&u->rb, &user->usages, bus1_usage_less);
-			user->n_usages++;
-		}
-		bus1_quota_add_all(quota, u, amount);
-		*usage = u;
+			bus1_quota_trace_refused(quota, u, t, from, amount);
+		goto out;
 	}
-	/* A usage not needed after all is kept as the spare, or freed. */
-	if (new && !user->spare) {
-		user->spare = new;
-		new = NULL;
+	if (!t) {
+		t = user->spare;
+		user->spare = NULL;
+		t->uid = from;
+		rb_add(&t->rb, &user->usages, bus1_user_usage_less);
+		user->n_usages++;
 	}
+	if (!u) {
+		u = quota->spare;
+		quota->spare = NULL;
+		u->uid = from;
+		u->total = t;
+		rb_add(&u->rb, &quota->usages, bus1_usage_less);
+		quota->n_usages++;
+	}
+	bus1_quota_add_all(quota, u, amount);
+	*usage = u;
+out:
 	spin_unlock(&user->lock);
-	if (unlikely(new))
-		kfree(new);
 	return r;
 }
 
@@ -350,22 +450,53 @@ int bus1_quota_charge_message(struct bus1_quota *quota, kuid_t from,
 }
 
 /*
- * Take @usage out of @user once it holds no charge any more, and keep it as
- * the spare if there is none; lock held. Return: whether the caller is to
- * free it, after the lock.
+ * Records emptied by an uncharge, freed after the lock: at most two of
+ * each kind, as a receive returns the charges of a message and a slice.
  */
-static __always_inline bool bus1_usage_retire(struct bus1_user *user,
-					      struct bus1_usage *usage)
+struct bus1_quota_garbage {
+	struct bus1_usage *u[2];
+	struct bus1_user_usage *t[2];
+};
+
+/*
+ * Take @u out of @quota once it holds no charge any more, and its total out
+ * of the user once that holds none either; keep each as the spare if there
+ * is none, else leave it in @g for the caller to free after the lock.
+ */
+static __always_inline void bus1_usage_retire(struct bus1_quota *quota,
+					      struct bus1_usage *u,
+					      struct bus1_quota_garbage *g)
 {
-	if (usage->n_resources)
-		return false;
-	rb_erase(&usage->rb, &user->usages);
+	struct bus1_user *user = quota->user;
+	struct bus1_user_usage *t = u->total;
+
+	if (u->n_resources)
+		return;
+	rb_erase(&u->rb, &quota->usages);
+	quota->n_usages--;
+	/* All of @u->used is zero again, and its count. */
+	if (!quota->spare)
+		quota->spare = u;
+	else
+		g->u[!!g->u[0]] = u;
+	if (t->n_resources)
+		return;
+	rb_erase(&t->rb, &user->usages);
 	user->n_usages--;
-	/* All of @usage->used is zero again, and its count. */
-	if (user->spare)
-		return true;
-	user->spare = usage;
-	return false;
+	if (!user->spare)
+		user->spare = t;
+	else
+		g->t[!!g->t[0]] = t;
+}
+
+static __always_inline void bus1_quota_garbage_free(struct bus1_quota_garbage *g)
+{
+	if (unlikely(g->u[0] || g->t[0])) {
+		kfree(g->u[0]);
+		kfree(g->u[1]);
+		kfree(g->t[0]);
+		kfree(g->t[1]);
+	}
 }
 
 /* See bus1_quota_uncharge(). */
@@ -373,15 +504,14 @@ static __always_inline void __bus1_quota_uncharge(struct bus1_quota *quota,
 						  struct bus1_usage *usage,
 						  const u64 *amount)
 {
+	struct bus1_quota_garbage g = {};
 	struct bus1_user *user = quota->user;
-	bool drop;
 
 	spin_lock(&user->lock);
 	bus1_quota_sub_all(quota, usage, amount);
-	drop = bus1_usage_retire(user, usage);
+	bus1_usage_retire(quota, usage, &g);
 	spin_unlock(&user->lock);
-	if (drop)
-		kfree(usage);
+	bus1_quota_garbage_free(&g);
 }
 
 /**
@@ -418,21 +548,18 @@ __bus1_quota_uncharge_received(struct bus1_quota *quota,
 		[BUS1_RES_BYTES] = slice_bytes,
 		[BUS1_RES_SLICES] = 1,
 	};
+	struct bus1_quota_garbage g = {};
 	struct bus1_user *user = quota->user;
-	bool drop, drop_slice = false;
 
 	spin_lock(&user->lock);
 	bus1_quota_sub_all(quota, usage, message);
 	if (slice_usage)
 		bus1_quota_sub_all(quota, slice_usage, slice);
-	drop = bus1_usage_retire(user, usage);
+	bus1_usage_retire(quota, usage, &g);
 	if (slice_usage && slice_usage != usage)
-		drop_slice = bus1_usage_retire(user, slice_usage);
+		bus1_usage_retire(quota, slice_usage, &g);
 	spin_unlock(&user->lock);
-	if (drop)
-		kfree(usage);
-	if (drop_slice)
-		kfree(slice_usage);
+	bus1_quota_garbage_free(&g);
 }
 
 /**
@@ -560,8 +687,8 @@ static void bus1_user_free(struct kref *ref)
  */
 int bus1_quota_init(struct bus1_quota *quota, kuid_t uid)
 {
-	memset(quota->used, 0, sizeof(quota->used));
-	quota->peer_id = 0;
+	memset(quota, 0, sizeof(*quota));
+	quota->usages = RB_ROOT;
 	quota->user = bus1_user_get(uid);
 	return quota->user ? 0 : -ENOMEM;
 }
@@ -578,6 +705,9 @@ void bus1_quota_deinit(struct bus1_quota *quota)
 		return;
 	for (i = 0; i < BUS1_RES_N; i++)
 		WARN_ON(quota->used[i]);
+	WARN_ON(!RB_EMPTY_ROOT(&quota->usages));
+	kfree(quota->spare);
+	quota->spare = NULL;
 	kref_put_mutex(&quota->user->ref, bus1_user_free, &bus1_users_lock);
 	quota->user = NULL;
 }
@@ -587,19 +717,20 @@ void bus1_quota_deinit(struct bus1_quota *quota)
  * @quota:	the peer's quota
  * @m:		output of the fdinfo file
  *
- * Shows the peer's user, what the peer is charged, what its user is
- * charged over all its peers, and how many users charge it.
+ * Shows the peer's user, what the peer is charged and by how many users,
+ * what its user is charged over all its peers and by how many users.
  */
 void bus1_quota_show_fdinfo(struct bus1_quota *quota, struct seq_file *m)
 {
 	struct bus1_user *user = quota->user;
-	u64 peer[BUS1_RES_N], total[BUS1_RES_N], senders;
+	u64 peer[BUS1_RES_N], total[BUS1_RES_N], senders, user_senders;
 	int i;
 
 	spin_lock(&user->lock);
 	memcpy(peer, quota->used, sizeof(peer));
 	memcpy(total, user->used, sizeof(total));
-	senders = user->n_usages;
+	senders = quota->n_usages;
+	user_senders = user->n_usages;
 	spin_unlock(&user->lock);
 
 	seq_printf(m, "bus1-uid:\t%u\n",
@@ -607,10 +738,11 @@ void bus1_quota_show_fdinfo(struct bus1_quota *quota, struct seq_file *m)
 	for (i = 0; i < BUS1_RES_N; i++)
 		seq_printf(m, "bus1-charged-%s:\t%llu\n",
 			   bus1_resource_names[i], peer[i]);
+	seq_printf(m, "bus1-senders:\t%llu\n", senders);
 	for (i = 0; i < BUS1_RES_N; i++)
 		seq_printf(m, "bus1-user-%s:\t%llu\n",
 			   bus1_resource_names[i], total[i]);
-	seq_printf(m, "bus1-user-senders:\t%llu\n", senders);
+	seq_printf(m, "bus1-user-senders:\t%llu\n", user_senders);
 }
 
 #ifdef CONFIG_SYSCTL

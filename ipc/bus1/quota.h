@@ -4,9 +4,9 @@
 
 /*
  * Quotas: what a message, a handle or a passed file pins in a receiver is
- * charged to the receiver's user, attributed to the sending user, and a
- * sending user gets only a fair share of what the receiver's user has
- * left.
+ * charged to the receiver and its user, attributed to the sending user,
+ * and a sending user gets only a fair share of what the receiver, and
+ * the receiver's user, have left.
  */
 
 #include <linux/kref.h>
@@ -34,20 +34,22 @@ enum bus1_resource {
  * @ref:	one reference per peer of the user
  * @link:	entry in the table of users, under its lock
  * @uid:	the user; a peer belongs to the real uid that created it
- * @lock:	protects @usages, @used and @n_users, and the charges of
- *		every struct bus1_quota of the user's peers
- * @usages:	one struct bus1_usage per user charging this one, by uid
+ * @lock:	protects @usages, @used, @n_users, @n_usages and @spare,
+ *		and the charges of every struct bus1_quota of the user's
+ *		peers
+ * @usages:	one struct bus1_user_usage per user charging this one, by
+ *		uid
  * @used:	what the user is charged in total, per resource
  * @n_users:	per resource, the number of @usages that charge it
  * @n_usages:	number of entries in @usages
- * @spare:	an emptied usage kept for the next user that starts
- *		charging this one, or NULL: a request and its reply would
- *		otherwise allocate and free one per message. Freed with the
- *		user; stays charged to the memory cgroup that allocated it
+ * @spare:	an emptied struct bus1_user_usage kept for the next user
+ *		that starts charging this one, or NULL: a request and its
+ *		reply would otherwise allocate and free one per message.
+ *		Freed with the user; stays charged to the memory cgroup that
+ *		allocated it
  *
  * @lock is a spinlock taken innermost: charges are returned where slices
- * are freed, under the lock of a slice allocator. It also protects
- * @spare.
+ * are freed, under the lock of a slice allocator.
  */
 struct bus1_user {
 	struct kref ref;
@@ -58,21 +60,21 @@ struct bus1_user {
 	u64 used[BUS1_RES_N];
 	u64 n_users[BUS1_RES_N];
 	u64 n_usages;
-	struct bus1_usage *spare;
+	struct bus1_user_usage *spare;
 };
 
 /**
- * struct bus1_usage - what one user charged another
+ * struct bus1_user_usage - what one user charged another, over its peers
  * @rb:		entry in bus1_user.usages of the charged user
  * @uid:	the charging (sending) user
- * @used:	what it charged, per resource
+ * @used:	what it charged, per resource: the sum of its struct
+ *		bus1_usage of every peer of the charged user
  * @n_resources: number of resources with a charge in @used
  *
- * Is in bus1_user.usages exactly while something is charged in it, so an
- * object that holds a charge can keep a plain pointer to it. Protected by
- * the lock of the charged user.
+ * Is in bus1_user.usages exactly while something is charged in it.
+ * Protected by the lock of the charged user.
  */
-struct bus1_usage {
+struct bus1_user_usage {
 	struct rb_node rb;
 	kuid_t uid;
 	u64 used[BUS1_RES_N];
@@ -80,19 +82,50 @@ struct bus1_usage {
 };
 
 /**
+ * struct bus1_usage - what one user charged one peer
+ * @rb:		entry in bus1_quota.usages of the charged peer
+ * @uid:	the charging (sending) user
+ * @used:	what it charged, per resource
+ * @n_resources: number of resources with a charge in @used
+ * @total:	the same user's struct bus1_user_usage of the peer's user,
+ *		which @used is a part of
+ *
+ * Is in bus1_quota.usages exactly while something is charged in it, so an
+ * object that holds a charge can keep a plain pointer to it. Protected by
+ * the lock of the charged peer's user.
+ */
+struct bus1_usage {
+	struct rb_node rb;
+	kuid_t uid;
+	u64 used[BUS1_RES_N];
+	unsigned int n_resources;
+	struct bus1_user_usage *total;
+};
+
+/**
  * struct bus1_quota - what one peer is charged as a receiver
  * @user:	the peer's user, a counted reference
+ * @usages:	one struct bus1_usage per user charging the peer, by uid
  * @used:	the part of @user's charges that this peer holds, per
- *		resource; protected by the lock of @user
+ *		resource
+ * @n_users:	per resource, the number of @usages that charge it
+ * @n_usages:	number of entries in @usages
+ * @spare:	an emptied struct bus1_usage kept for the next user that
+ *		starts charging the peer, or NULL, as bus1_user.spare
  * @peer_id:	what trace events name the peer by, the inode number of
  *		its file (bus1_peer_id()); 0 until the peer has a file
  *
  * Embedded in a peer; @user is set at creation and never changes, nor
- * does @peer_id once it is set, before the peer can be reached.
+ * does @peer_id once it is set, before the peer can be reached. The other
+ * fields are protected by the lock of @user.
  */
 struct bus1_quota {
 	struct bus1_user *user;
+	struct rb_root usages;
 	u64 used[BUS1_RES_N];
+	u64 n_users[BUS1_RES_N];
+	u64 n_usages;
+	struct bus1_usage *spare;
 	u64 peer_id;
 };
 
@@ -121,8 +154,8 @@ void bus1_quota_show_fdinfo(struct bus1_quota *quota, struct seq_file *m);
 
 /**
  * bus1_quota_fits() - whether a charge is within a user's fair share
- * @limit:	the charged user's limit
- * @used:	what the charged user is charged in total
+ * @limit:	the limit of the charged peer, or of the charged user
+ * @used:	what the charged peer, or user, is charged in total
  * @share:	what the charging user has charged it already
  * @n_users:	number of users charging it, the charging user included
  * @amount:	the charge, more than 0

@@ -187,9 +187,12 @@ static void expect_nothing_charged(struct kunit *test, struct bus1_quota *q)
 
 	for (i = 0; i < BUS1_RES_N; i++) {
 		KUNIT_EXPECT_EQ(test, q->used[i], 0ULL);
+		KUNIT_EXPECT_EQ(test, q->n_users[i], 0ULL);
 		KUNIT_EXPECT_EQ(test, q->user->used[i], 0ULL);
 		KUNIT_EXPECT_EQ(test, q->user->n_users[i], 0ULL);
 	}
+	KUNIT_EXPECT_EQ(test, q->n_usages, 0ULL);
+	KUNIT_EXPECT_TRUE(test, RB_EMPTY_ROOT(&q->usages));
 }
 
 /* Charging a real quota: all or nothing, and back to zero. */
@@ -244,6 +247,58 @@ static void bus1_quota_test_charge(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, user->n_usages, 0ULL);
 	expect_nothing_charged(test, &q);
 	bus1_quota_deinit(&q);
+}
+
+/*
+ * Two peers of one user, charged by one sender: a record per peer, both
+ * parts of one record of the user, which goes with the last charge of
+ * either peer.
+ */
+static void bus1_quota_test_two_peers(struct kunit *test)
+{
+	u64 one_msg[BUS1_RES_N] = {
+		[BUS1_RES_BYTES] = 8,
+		[BUS1_RES_SLICES] = 1,
+		[BUS1_RES_MESSAGES] = 1,
+	};
+	struct bus1_usage *a1, *a2, *b2;
+	struct bus1_quota q1, q2;
+	struct bus1_user *user;
+
+	KUNIT_ASSERT_EQ(test, bus1_quota_init(&q1, current_uid()), 0);
+	KUNIT_ASSERT_EQ(test, bus1_quota_init(&q2, current_uid()), 0);
+	user = q1.user;
+	KUNIT_ASSERT_PTR_EQ(test, user, q2.user);
+	KUNIT_ASSERT_EQ(test, bus1_quota_charge(&q1, KUIDT_INIT(70001), one_msg,
+						&a1), 0);
+	KUNIT_ASSERT_EQ(test, bus1_quota_charge(&q2, KUIDT_INIT(70001), one_msg,
+						&a2), 0);
+	KUNIT_ASSERT_EQ(test, bus1_quota_charge(&q2, KUIDT_INIT(70002), one_msg,
+						&b2), 0);
+	KUNIT_EXPECT_PTR_NE(test, a1, a2);
+	KUNIT_EXPECT_PTR_EQ(test, a1->total, a2->total);
+	KUNIT_EXPECT_PTR_NE(test, a2->total, b2->total);
+	KUNIT_EXPECT_EQ(test, a1->total->used[BUS1_RES_MESSAGES], 2ULL);
+	KUNIT_EXPECT_EQ(test, q1.n_usages, 1ULL);
+	KUNIT_EXPECT_EQ(test, q2.n_usages, 2ULL);
+	KUNIT_EXPECT_EQ(test, q2.n_users[BUS1_RES_MESSAGES], 2ULL);
+	KUNIT_EXPECT_EQ(test, user->n_usages, 2ULL);
+	KUNIT_EXPECT_EQ(test, user->n_users[BUS1_RES_MESSAGES], 2ULL);
+	KUNIT_EXPECT_EQ(test, user->used[BUS1_RES_BYTES], 24ULL);
+	KUNIT_EXPECT_EQ(test, q2.used[BUS1_RES_BYTES], 16ULL);
+
+	bus1_quota_uncharge(&q1, a1, one_msg);
+	KUNIT_EXPECT_EQ(test, q1.n_usages, 0ULL);
+	KUNIT_EXPECT_EQ(test, user->n_usages, 2ULL);
+	KUNIT_EXPECT_EQ(test, a2->total->used[BUS1_RES_MESSAGES], 1ULL);
+	bus1_quota_uncharge(&q2, a2, one_msg);
+	KUNIT_EXPECT_EQ(test, user->n_usages, 1ULL);
+	bus1_quota_uncharge(&q2, b2, one_msg);
+	KUNIT_EXPECT_EQ(test, user->n_usages, 0ULL);
+	expect_nothing_charged(test, &q1);
+	expect_nothing_charged(test, &q2);
+	bus1_quota_deinit(&q2);
+	bus1_quota_deinit(&q1);
 }
 
 /*
@@ -351,6 +406,7 @@ static struct kunit_case bus1_quota_test_cases[] = {
 	KUNIT_CASE(bus1_quota_test_rule),
 	KUNIT_CASE(bus1_quota_test_floor),
 	KUNIT_CASE(bus1_quota_test_charge),
+	KUNIT_CASE(bus1_quota_test_two_peers),
 	KUNIT_CASE(bus1_quota_test_message),
 	KUNIT_CASE(bus1_quota_test_received),
 	{}

@@ -133,7 +133,38 @@ FIXTURE(msg) {
 	__u64 nb, nc, nd;	/* the nodes, as their owners name them */
 	__u64 hb, hc, hd;	/* the same nodes, as a names them */
 	const unsigned char *map_a, *map_b, *map_c, *map_d;
+	char peer_max_bytes[32];	/* to put back, if raised */
 };
+
+#define PEER_MAX_BYTES	"/proc/sys/kernel/bus1/peer_max_bytes"
+
+/*
+ * A sender gets at most half of a peer's per-peer limit (see Quotas in
+ * bus1.rst), so a test that fills a pool from one sender raises the limit
+ * of pool bytes to twice the pool; the teardown puts it back.
+ */
+static int raise_peer_max_bytes(struct __test_metadata *_metadata,
+				char *saved, size_t size)
+{
+	char old[32], text[32];
+	ssize_t n;
+	int fd;
+
+	if (bus1_need_root(_metadata, "raising peer_max_bytes"))
+		return -1;
+	fd = open(PEER_MAX_BYTES, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd) TH_LOG(PEER_MAX_BYTES ": %s", strerror(errno));
+	n = read(fd, old, sizeof(old) - 1);
+	ASSERT_LT(0, n);
+	old[n] = 0;
+	snprintf(text, sizeof(text), "%u\n", 2 * BUS1_POOL_SIZE);
+	ASSERT_EQ((ssize_t)strlen(text), pwrite(fd, text, strlen(text), 0))
+		TH_LOG("writing " PEER_MAX_BYTES ": %s", strerror(errno));
+	ASSERT_GE(size, sizeof(old));
+	memcpy(saved, old, sizeof(old));
+	close(fd);
+	return 0;
+}
 
 FIXTURE_SETUP(msg)
 {
@@ -177,6 +208,14 @@ FIXTURE_TEARDOWN(msg)
 	for (i = 0; i < ARRAY_SIZE(fds); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
+	if (self->peer_max_bytes[0]) {
+		int fd = open(PEER_MAX_BYTES, O_WRONLY | O_CLOEXEC);
+		size_t len = strlen(self->peer_max_bytes);
+
+		EXPECT_LE(0, fd);
+		EXPECT_EQ((ssize_t)len, write(fd, self->peer_max_bytes, len));
+		close(fd);
+	}
 }
 
 /* Nothing reached any peer of the fixture that is still open. */
@@ -1103,6 +1142,9 @@ TEST_F_TIMEOUT(msg, pool_full, 180)
 	struct bus1_recv r;
 	unsigned int i;
 
+	if (raise_peer_max_bytes(_metadata, self->peer_max_bytes,
+				 sizeof(self->peer_max_bytes)))
+		return;
 	src = malloc(quarter);
 	ASSERT_TRUE(!!src);
 	for (i = 0; i < quarter; i++)
@@ -1160,6 +1202,9 @@ TEST_F_TIMEOUT(msg, pool_full_then_hole, 180)
 	unsigned int i;
 	void *src;
 
+	if (raise_peer_max_bytes(_metadata, self->peer_max_bytes,
+				 sizeof(self->peer_max_bytes)))
+		return;
 	src = mmap(NULL, quarter, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
 		   -1, 0);
 	ASSERT_TRUE(src != MAP_FAILED);

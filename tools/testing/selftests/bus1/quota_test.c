@@ -678,43 +678,114 @@ TEST_F(quota, flood_then_share)
 	close(r);
 }
 
-TEST_F(quota, per_peer_limit)
+TEST_F(quota, per_peer_share)
 {
-	const uid_t ua = UID(4, 0), ub = UID(4, 1);
-	__u64 n1, n2, h1, h2;
+	const uid_t ua = UID(4, 0), ub = UID(4, 1), uc = UID(4, 2);
+	__u64 n1, n2, h1, h2, hc;
 	struct bus1_recv rcv;
-	int p1, p2, a;
+	int p1, p2, a, c, i;
 
 	ASSERT_EQ(0, set_limit(MESSAGES, 100, 10));
 	p1 = receiver_as(ua, &n1);
 	p2 = receiver_as(ua, &n2);
 	a = peer_as(ub, 0);
+	c = peer_as(uc, 0);
 	ASSERT_LE(0, p1);
 	ASSERT_LE(0, p2);
 	ASSERT_LE(0, a);
+	ASSERT_LE(0, c);
 	h1 = bus1_transfer_id(p1, n1, a);
 	h2 = bus1_transfer_id(p2, n2, a);
+	hc = bus1_transfer_id(p1, n1, c);
 	ASSERT_NE(0, h1);
 	ASSERT_NE(0, h2);
+	ASSERT_NE(0, hc);
 
-	/* The user has room for 50 of a's, but p1 takes only 10. */
-	EXPECT_FLOOD(10, a, h1, 1);
+	/*
+	 * The user has room for 50 of a's, but p1 only for half of its
+	 * 10: s + 1 <= 10 - s - 1.
+	 */
+	EXPECT_FLOOD(5, a, h1, 1);
 	/* The other peer of the same user is not full. */
-	EXPECT_FLOOD(10, a, h2, 1);
-	EXPECT_EQ(10, peer_charge(p1, MESSAGES));
-	EXPECT_EQ(10, peer_charge(p2, MESSAGES));
-	EXPECT_EQ(20, user_charge(p1, MESSAGES));
-	EXPECT_EQ(20, user_charge(p2, MESSAGES));
+	EXPECT_FLOOD(5, a, h2, 1);
+	EXPECT_EQ(5, peer_charge(p1, MESSAGES));
+	EXPECT_EQ(5, peer_charge(p2, MESSAGES));
+	EXPECT_EQ(10, user_charge(p1, MESSAGES));
+	EXPECT_EQ(10, user_charge(p2, MESSAGES));
+	/* ua charges itself for its nodes' handles, so two users each. */
+	EXPECT_EQ(2, fdinfo(p1, "bus1-senders"));
+	EXPECT_EQ(2, fdinfo(p2, "bus1-senders"));
+	EXPECT_EQ(2, user_senders(p1));
 
-	/* One received, p1 has room for one. */
+	/* A second user gets t + 1 <= (10 - 5 - t - 1) / 2 of p1: one. */
+	EXPECT_FLOOD(1, c, hc, 1);
+	EXPECT_EQ(3, fdinfo(p1, "bus1-senders"));
+	EXPECT_EQ(2, fdinfo(p2, "bus1-senders"));
+	EXPECT_EQ(3, user_senders(p1));
+	/* And a is over its share of p1, now shared by two, not of p2. */
+	EXPECT_EQ(-1, send1(a, h1, 1));
+	EXPECT_EQ(EDQUOT, errno);
+
+	/*
+	 * Shared by two, a's share stays smaller even with one of its
+	 * messages received: s + 1 <= (10 - 5 - 1) / 2 fails for s = 4.
+	 */
 	ASSERT_EQ(0, recv1(p1, 0, &rcv));
-	EXPECT_EQ(9, peer_charge(p1, MESSAGES));
-	EXPECT_FLOOD(1, a, h1, 1);
-	EXPECT_EQ(10, peer_charge(p1, MESSAGES));
+	EXPECT_EQ(5, peer_charge(p1, MESSAGES));
+	EXPECT_EQ(-1, send1(a, h1, 1));
+	EXPECT_EQ(EDQUOT, errno);
+	/* All received, a is alone again: half of 10. */
+	for (i = 0; i < 5; i++)
+		ASSERT_EQ(0, recv1(p1, 0, &rcv));
+	EXPECT_EQ(0, peer_charge(p1, MESSAGES));
+	EXPECT_FLOOD(5, a, h1, 1);
+	EXPECT_EQ(5, peer_charge(p1, MESSAGES));
 
+	close(c);
 	close(a);
 	close(p1);
 	close(p2);
+}
+
+/*
+ * A lone sender gets half of a peer's pool bytes, so with the default
+ * limits a message of more than half of the pool fails with EDQUOT.
+ */
+TEST_F_TIMEOUT(quota, lone_sender_half_of_peer, 60)
+{
+	const uid_t ua = UID(18, 0), ub = UID(18, 1);
+	unsigned int peer_bytes;
+	size_t half;
+	__u64 node, h;
+	void *big;
+	int r, a;
+
+	ASSERT_EQ(0, limit_get(PEER, BYTES, &peer_bytes));
+	half = (peer_bytes / 2) & ~7UL;
+	ASSERT_GE(BUS1_MESSAGE_MAX, half + 8);
+	r = receiver_as(ua, &node);
+	a = peer_as(ub, 0);
+	ASSERT_LE(0, r);
+	ASSERT_LE(0, a);
+	h = bus1_transfer_id(r, node, a);
+	ASSERT_NE(0, h);
+	big = mmap(NULL, half + 8, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
+		   -1, 0);
+	ASSERT_TRUE(big != MAP_FAILED);
+
+	/* 2 * (s + c) <= L: c = half fits an empty peer, 8 more do not. */
+	EXPECT_EQ(-1, send_full(a, &h, 1, big, half + 8, NULL, 0, NULL, 0,
+				NULL));
+	EXPECT_EQ(EDQUOT, errno);
+	EXPECT_EQ(0, peer_charge(r, BYTES));
+	EXPECT_EQ(0, send_full(a, &h, 1, big, half, NULL, 0, NULL, 0, NULL));
+	EXPECT_EQ(half, peer_charge(r, BYTES));
+	EXPECT_EQ(-1, send1(a, h, 1));
+	EXPECT_EQ(EDQUOT, errno);
+
+	munmap(big, half + 8);
+	close(a);
+	close(r);
 }
 
 TEST_F(quota, multicast_edquot)
@@ -739,8 +810,8 @@ TEST_F(quota, multicast_edquot)
 	swapped[0] = dst[1];
 	swapped[1] = dst[0];
 
-	/* r1 is full. */
-	EXPECT_FLOOD(5, a, dst[0], 1);
+	/* r1 is full, for a: s + 1 <= 5 - s - 1 holds for s = 0 and 1. */
+	EXPECT_FLOOD(2, a, dst[0], 1);
 
 	/* With BUS1_SEND_CONTINUE, r1 is left out and r2 gets it. */
 	errors[0] = -1;
@@ -748,8 +819,8 @@ TEST_F(quota, multicast_edquot)
 	ASSERT_EQ(0, send_full(a, dst, 2, NULL, 1, NULL, 0, NULL, 0, errors));
 	EXPECT_EQ(EDQUOT, errors[0]);
 	EXPECT_EQ(0, errors[1]);
-	EXPECT_EQ(5, fdinfo(r1, "bus1-queued"));
-	EXPECT_EQ(5, peer_charge(r1, MESSAGES));
+	EXPECT_EQ(2, fdinfo(r1, "bus1-queued"));
+	EXPECT_EQ(2, peer_charge(r1, MESSAGES));
 	EXPECT_EQ(1, fdinfo(r2, "bus1-queued"));
 	EXPECT_EQ(1, peer_charge(r2, MESSAGES));
 
@@ -759,9 +830,9 @@ TEST_F(quota, multicast_edquot)
 	EXPECT_EQ(-1, send_full(a, swapped, 2, NULL, 1, NULL, 0, NULL, 0,
 				NULL));
 	EXPECT_EQ(EDQUOT, errno);
-	EXPECT_EQ(5, fdinfo(r1, "bus1-queued"));
-	EXPECT_EQ(5, peer_charge(r1, MESSAGES));
-	EXPECT_EQ(5, fdinfo(r1, "bus1-pool-slices"));
+	EXPECT_EQ(2, fdinfo(r1, "bus1-queued"));
+	EXPECT_EQ(2, peer_charge(r1, MESSAGES));
+	EXPECT_EQ(2, fdinfo(r1, "bus1-pool-slices"));
 	EXPECT_EQ(1, fdinfo(r2, "bus1-queued"));
 	EXPECT_EQ(1, peer_charge(r2, MESSAGES));
 	EXPECT_EQ(1, user_charge(r2, MESSAGES));
@@ -939,7 +1010,7 @@ TEST_F(quota, fd_flood)
 TEST_F(quota, handle_flood)
 {
 	const uid_t ua = UID(9, 0), ub = UID(9, 1);
-	__u64 n1, n2, h1, h2, gone, nodes[20], ids[2][20];
+	__u64 n1, n2, h1, h2, gone, nodes[10], ids[2][10];
 	const unsigned char *map;
 	struct bus1_recv rcv;
 	int r1, r2, a, i;
@@ -955,54 +1026,61 @@ TEST_F(quota, handle_flood)
 	h2 = bus1_transfer_id(r2, n2, a);
 	ASSERT_NE(0, h1);
 	ASSERT_NE(0, h2);
-	ASSERT_EQ(20, make_nodes(a, nodes, 20));
+	ASSERT_EQ(10, make_nodes(a, nodes, 10));
 	map = map_pool(r2);
 	ASSERT_TRUE(!!map);
 
 	/* Each receiver's own node is charged to it, by its own user. */
 	EXPECT_EQ(1, peer_charge(r1, HANDLES));
 	EXPECT_EQ(2, user_charge(r1, HANDLES));
+	EXPECT_EQ(1, fdinfo(r1, "bus1-senders"));
 	/* a's nodes and the handles it got are a's user's, not ua's. */
-	EXPECT_EQ(22, peer_charge(a, HANDLES));
-
-	/* 20 handles a message: r1's peer limit of 90 takes four (1 + 80). */
-	EXPECT_FLOOD_MSG(4, a, h1, 1, nodes, 20, NULL, 0);
-	EXPECT_EQ(81, peer_charge(r1, HANDLES));
+	EXPECT_EQ(12, peer_charge(a, HANDLES));
 
 	/*
-	 * For r2, the fair share binds first: ua's own nodes make the
-	 * receiving user's handles shared by two users, ua and ub, so with
-	 * used = 2 + s, s + 20 <= (400 - used - 20) / 2 holds for s = 80 and
-	 * s = 100, not for s = 120.
+	 * 10 handles a message. r1's own handle makes its handles shared by
+	 * two users, ua and ub, so with used = 1 + s, ub gets
+	 * s + 10 <= (90 - used - 10) / 2 of the peer: s = 0 and s = 10 hold,
+	 * s = 20 does not. Of the user, with used = 2 + s, it would get more:
+	 * s + 10 <= (400 - used - 10) / 2 holds up to s = 120.
 	 */
-	EXPECT_FLOOD_MSG(2, a, h2, 1, nodes, 20, NULL, 0);
-	EXPECT_EQ(41, peer_charge(r2, HANDLES));
-	EXPECT_EQ(122, user_charge(r2, HANDLES));
-	/* Passing handles charges the sender nothing. */
-	EXPECT_EQ(22, peer_charge(a, HANDLES));
-	EXPECT_EQ(22, user_charge(a, HANDLES));
+	EXPECT_FLOOD_MSG(2, a, h1, 1, nodes, 10, NULL, 0);
+	EXPECT_EQ(21, peer_charge(r1, HANDLES));
+	EXPECT_EQ(2, fdinfo(r1, "bus1-senders"));
 
 	/*
-	 * r2 receives both: the first message makes 20 new handles, which
-	 * stay charged; the second merges into them, and gives its 20 back.
+	 * r2, the other peer of the same user, is a peer of its own: two
+	 * more. Of the user, ub now has s = 20 + 20.
+	 */
+	EXPECT_FLOOD_MSG(2, a, h2, 1, nodes, 10, NULL, 0);
+	EXPECT_EQ(21, peer_charge(r2, HANDLES));
+	EXPECT_EQ(42, user_charge(r2, HANDLES));
+	/* Passing handles charges the sender nothing. */
+	EXPECT_EQ(12, peer_charge(a, HANDLES));
+	EXPECT_EQ(12, user_charge(a, HANDLES));
+
+	/*
+	 * r2 receives both: the first message makes 10 new handles, which
+	 * stay charged; the second merges into them, and gives its 10 back.
 	 */
 	for (i = 0; i < 2; i++) {
 		ASSERT_EQ(0, recv1(r2, 0, &rcv));
-		ASSERT_EQ(20, rcv.n_handles);
+		ASSERT_EQ(10, rcv.n_handles);
 		memcpy(ids[i], map + rcv.offset + ALIGN8(rcv.size),
 		       sizeof(ids[i]));
 		ASSERT_EQ(0, bus1_slice_release(r2, &rcv.offset, 1, 0));
-		EXPECT_EQ(i ? 21 : 41, peer_charge(r2, HANDLES));
+		EXPECT_EQ(i ? 11 : 21, peer_charge(r2, HANDLES));
 	}
 	EXPECT_EQ(0, memcmp(ids[0], ids[1], sizeof(ids[0])));
-	EXPECT_EQ(102, user_charge(r2, HANDLES));
+	EXPECT_EQ(32, user_charge(r2, HANDLES));
 
 	/* A handle stays charged until its last reference goes. */
-	ASSERT_EQ(0, bus1_handle_release(r2, ids[0], 20, 0));
-	EXPECT_EQ(21, peer_charge(r2, HANDLES));
-	ASSERT_EQ(0, bus1_handle_release(r2, ids[0], 20, 0));
+	ASSERT_EQ(0, bus1_handle_release(r2, ids[0], 10, 0));
+	EXPECT_EQ(11, peer_charge(r2, HANDLES));
+	ASSERT_EQ(0, bus1_handle_release(r2, ids[0], 10, 0));
 	EXPECT_EQ(1, peer_charge(r2, HANDLES));
-	EXPECT_EQ(82, user_charge(r2, HANDLES));
+	EXPECT_EQ(22, user_charge(r2, HANDLES));
+	EXPECT_EQ(1, fdinfo(r2, "bus1-senders"));
 
 	/* A handle that arrives invalid is given back when received. */
 	ASSERT_EQ(0, bus1_node_create(a, &gone, 0));
@@ -1017,7 +1095,7 @@ TEST_F(quota, handle_flood)
 	ASSERT_EQ(0, bus1_slice_release(r2, &rcv.offset, 1, 0));
 
 	/* Back where it was, r2 takes two again. */
-	EXPECT_FLOOD_MSG(2, a, h2, 1, nodes, 20, NULL, 0);
+	EXPECT_FLOOD_MSG(2, a, h2, 1, nodes, 10, NULL, 0);
 
 	munmap((void *)map, BUS1_POOL_SIZE);
 	close(a);
@@ -1189,18 +1267,30 @@ static void flooder(uid_t uid, pid_t parent, int broker, __u64 hbroker,
 	_exit(fails == 3 ? 0 : 18);
 }
 
-TEST_F_TIMEOUT(quota, many_users_floor, 120)
+/*
+ * @n_users hostile users flood the service peer of user UID(@group, 0) at
+ * once, through a handle from a broker peer; then a further user floods
+ * it. The messages limits are @user_max and @peer_max, one of them @l: at
+ * the level it limits, the flooders leave at least L / (n + 1) free, and
+ * the further user gets its share of what they left, at least
+ * L / ((n + 1) * (n + 2)).
+ */
+static void floor_run(struct __test_metadata *_metadata, pid_t *kids,
+		      unsigned int group, unsigned int n_users,
+		      unsigned int user_max, unsigned int peer_max)
 {
-	const uid_t ur = UID(12, 0), ubroker = UID(12, 9), ufresh = UID(12, 8);
-	const unsigned int n_users = FLOORS_N, l = FLOORS_L;
+	const uid_t ur = UID(group, 0), ubroker = UID(group, 9);
+	const uid_t ufresh = UID(group, 8);
+	const unsigned int l = user_max < peer_max ? user_max : peer_max;
 	unsigned long long senders0, used, total = 0;
-	int r, broker, fresh, ready[2], go[2], status, err, i;
+	int r, broker, fresh, ready[2], go[2], status, err;
+	unsigned int *sent, n, free_, i;
 	__u64 node, hbroker, hfresh;
-	unsigned int *sent, n, free_;
 	pid_t pid;
 	char c;
 
-	ASSERT_EQ(0, set_limit(MESSAGES, l, l));
+	ASSERT_GE(MAX_KIDS, n_users);
+	ASSERT_EQ(0, set_limit(MESSAGES, user_max, peer_max));
 	r = receiver_as(ur, &node);
 	broker = peer_as(ubroker, 0);
 	ASSERT_LE(0, r);
@@ -1215,31 +1305,31 @@ TEST_F_TIMEOUT(quota, many_users_floor, 120)
 	ASSERT_EQ(0, pipe2(go, O_CLOEXEC));
 
 	fflush(NULL);
-	for (i = 0; i < FLOORS_N; i++) {
+	for (i = 0; i < n_users; i++) {
 		pid = fork();
 		ASSERT_LE(0, pid) TH_LOG("fork: %s", strerror(errno));
 		if (!pid) {
 			close(ready[0]);
 			close(go[1]);
-			flooder(UID(12, 1 + i), getppid(), broker, hbroker,
+			flooder(UID(group, 1 + i), getppid(), broker, hbroker,
 				ready[1], go[0], &sent[i]);
 		}
-		self->kids[i] = pid;
+		kids[i] = pid;
 	}
 	close(ready[1]);
 	close(go[0]);
 	/* All set up before any starts, so that they flood together. */
-	for (i = 0; i < FLOORS_N && read(ready[0], &c, 1) == 1; i++)
+	for (i = 0; i < n_users && read(ready[0], &c, 1) == 1; i++)
 		;
-	ASSERT_EQ(FLOORS_N, i) TH_LOG("a flooder failed to start");
+	ASSERT_EQ(n_users, i) TH_LOG("a flooder failed to start");
 	close(ready[0]);
 	close(go[1]);
-	for (i = 0; i < FLOORS_N; i++) {
-		ASSERT_EQ(self->kids[i], waitpid(self->kids[i], &status, 0));
-		self->kids[i] = 0;
+	for (i = 0; i < n_users; i++) {
+		ASSERT_EQ(kids[i], waitpid(kids[i], &status, 0));
+		kids[i] = 0;
 		EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
-			TH_LOG("flooder %d: status %#x", i, status);
-		EXPECT_LE(1, sent[i]) TH_LOG("flooder %d", i);
+			TH_LOG("flooder %u: status %#x", i, status);
+		EXPECT_LE(1, sent[i]) TH_LOG("flooder %u", i);
 		total += sent[i];
 	}
 
@@ -1247,9 +1337,12 @@ TEST_F_TIMEOUT(quota, many_users_floor, 120)
 	 * The flooders are gone, their messages stay queued and charged.
 	 * Together they left at least L / (n + 1) free.
 	 */
-	used = user_charge(r, MESSAGES);
+	used = peer_charge(r, MESSAGES);
 	EXPECT_EQ(total, used);
+	EXPECT_EQ(total, user_charge(r, MESSAGES));
 	EXPECT_EQ(total, fdinfo(r, "bus1-queued"));
+	/* The flooders, and the receiver's user for its node's handle. */
+	EXPECT_EQ(n_users + 1, fdinfo(r, "bus1-senders"));
 	EXPECT_EQ(senders0 + n_users, user_senders(r));
 	ASSERT_GE(l - l / (n_users + 1), used)
 		TH_LOG("%llu of %u used by %u users", used, l, n_users);
@@ -1268,13 +1361,35 @@ TEST_F_TIMEOUT(quota, many_users_floor, 120)
 	EXPECT_EQ(free_ / (n_users + 2), n);
 	EXPECT_LE(l / ((n_users + 1) * (n_users + 2)), n);
 	EXPECT_EQ(EDQUOT, err);
+	EXPECT_EQ(n_users + 2, fdinfo(r, "bus1-senders"));
 	EXPECT_EQ(senders0 + n_users + 1, user_senders(r));
-	TH_LOG("flooders sent %llu of %u, a new user %u", used, l, n);
+	TH_LOG("%u flooders sent %llu of %u, a new user %u", n_users, used,
+	       l, n);
 
 	munmap(sent, PAGE);
 	close(fresh);
 	close(broker);
 	close(r);
+}
+
+/* The per-user limit binds: L = FLOORS_L for the user and the peer. */
+TEST_F_TIMEOUT(quota, many_users_floor, 120)
+{
+	floor_run(_metadata, self->kids, 12, FLOORS_N, FLOORS_L, FLOORS_L);
+}
+
+/*
+ * The per-peer limit binds: one hostile user, then five, flood a service
+ * peer whose user has room for far more.
+ */
+TEST_F_TIMEOUT(quota, service_peer_floor_1, 120)
+{
+	floor_run(_metadata, self->kids, 16, 1, 100 * FLOORS_L, FLOORS_L);
+}
+
+TEST_F_TIMEOUT(quota, service_peer_floor_5, 120)
+{
+	floor_run(_metadata, self->kids, 17, 5, 100 * FLOORS_L, FLOORS_L);
 }
 
 /* Wait up to two seconds for the user of @fd to have no charges left. */
@@ -1445,9 +1560,12 @@ TEST_F_TIMEOUT(quota, never_reads_no_block, 180)
 	sigemptyset(&sa.sa_mask);
 	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
 
-	/* A blocking sender and a receiver that never reads. */
+	/*
+	 * A blocking sender and a receiver that never reads: the sender
+	 * gets its share of the peer's 1000, half.
+	 */
 	n = flood_timed(s, h, payload, 1, 2000, &err);
-	EXPECT_EQ(1000, n);
+	EXPECT_EQ(500, n);
 	EXPECT_EQ(EDQUOT, err) TH_LOG("send: %s", strerror(err));
 	for (i = 0; i < 3; i++) {
 		EXPECT_EQ(0, flood_timed(s, h, payload, 1, 1, &err));
@@ -1460,7 +1578,8 @@ TEST_F_TIMEOUT(quota, never_reads_no_block, 180)
 	 */
 	ASSERT_EQ(0, limit_get(PEER, BYTES, &peer_bytes));
 	ASSERT_EQ(0, limit_get(USER, BYTES, &user_bytes));
-	q = peer_bytes / MIB;
+	/* A lone sender's share of either: half. */
+	q = peer_bytes / (2 * MIB);
 	if (q > user_bytes / (2 * MIB))
 		q = user_bytes / (2 * MIB);
 	big = mmap(NULL, MIB, PROT_READ | PROT_WRITE,

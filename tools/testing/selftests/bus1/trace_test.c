@@ -303,6 +303,7 @@ static int receiver(__u64 *node)
 }
 
 #define PEER_MAX_MESSAGES	"/proc/sys/kernel/bus1/peer_max_messages"
+#define PEER_MAX_BYTES		"/proc/sys/kernel/bus1/peer_max_bytes"
 
 /*
  * The tracefs instance of the test, and what the test changed that the
@@ -313,6 +314,7 @@ FIXTURE(trace) {
 	char dir[192];			/* the instance, to remove */
 	bool mounted;			/* tracefs mounted at TRACEFS */
 	char peer_max_messages[32];	/* the limit as it was, or "" */
+	char peer_max_bytes[32];	/* the limit as it was, or "" */
 };
 
 FIXTURE_SETUP(trace)
@@ -354,6 +356,12 @@ FIXTURE_TEARDOWN_PARENT(trace)
 		if (!ok)
 			TH_LOG("restoring peer_max_messages: %s",
 			       strerror(errno));
+		EXPECT_TRUE(ok);
+	}
+	if (self->peer_max_bytes[0]) {
+		ok = !file_put(PEER_MAX_BYTES, self->peer_max_bytes);
+		if (!ok)
+			TH_LOG("restoring peer_max_bytes: %s", strerror(errno));
 		EXPECT_TRUE(ok);
 	}
 	if (self->dir[0]) {
@@ -604,9 +612,10 @@ TEST_F(trace, notices)
 }
 
 /*
- * A message over the receiving peer's limit of queued messages: refused
- * with EDQUOT, and traced with the limit that refused it and the numbers
- * it was refused on.
+ * A message over the sender's share of the receiving peer's limit of
+ * queued messages, 2, of which a lone sender gets half: refused with
+ * EDQUOT, and traced with the limit that refused it and the numbers it
+ * was refused on.
  */
 TEST_F(trace, quota_refused)
 {
@@ -619,7 +628,7 @@ TEST_F(trace, quota_refused)
 	ASSERT_EQ(0, file_get(PEER_MAX_MESSAGES, self->peer_max_messages,
 			      sizeof(self->peer_max_messages)))
 		TH_LOG("%s: %s", PEER_MAX_MESSAGES, strerror(errno));
-	ASSERT_EQ(0, file_put(PEER_MAX_MESSAGES, "1\n"));
+	ASSERT_EQ(0, file_put(PEER_MAX_MESSAGES, "2\n"));
 
 	rfd = receiver(&node);
 	ASSERT_LE(0, rfd);
@@ -637,7 +646,7 @@ TEST_F(trace, quota_refused)
 	EXPECT_EQ(1, find(&evs, "bus1_send", NULL, "receiver=%llu", rid));
 	ASSERT_EQ(1, find(&evs, "bus1_quota_refused", &q, "peer=%llu", rid))
 		TH_LOG("%u bus1 events", evs.n);
-	EXPECT_TRUE(matches(q, "limit=peer_max_messages amount=1 used=1 max=1 share=1 users=1"));
+	EXPECT_TRUE(matches(q, "limit=peer_max_messages amount=1 used=1 max=2 share=1 users=1"));
 	EXPECT_EQ(getuid(), num(q, "uid"));
 	EXPECT_EQ(getuid(), num(q, "from"));
 	EXPECT_EQ(-EDQUOT, snum(q, "err"));
@@ -648,7 +657,8 @@ TEST_F(trace, quota_refused)
 
 /*
  * A message the receiver's pool has no room for: refused with ENOSPC, and
- * traced as refused by the pool.
+ * traced as refused by the pool. The per-peer limit of bytes is raised to
+ * twice the pool, so that a lone sender's share of it can fill the pool.
  */
 TEST_F(trace, pool_full)
 {
@@ -656,9 +666,15 @@ TEST_F(trace, pool_full)
 	const struct event *q;
 	struct events evs;
 	__u64 node, h;
+	char text[32];
 	int sfd, rfd;
 	void *big;
 
+	ASSERT_EQ(0, file_get(PEER_MAX_BYTES, self->peer_max_bytes,
+			      sizeof(self->peer_max_bytes)))
+		TH_LOG("%s: %s", PEER_MAX_BYTES, strerror(errno));
+	snprintf(text, sizeof(text), "%u\n", 2 * BUS1_POOL_SIZE);
+	ASSERT_EQ(0, file_put(PEER_MAX_BYTES, text));
 	big = mmap(NULL, BUS1_POOL_SIZE, PROT_READ,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_TRUE(big != MAP_FAILED);

@@ -172,7 +172,8 @@ int bus1_msg_release(struct bus1_msg *msg);
  * (whose previous entry is released). Entries for other destinations
  * that arrive meanwhile are kept, in order, for later receives; an event
  * loop calls bus1_peer_dispatch() after a call, since poll() does not see
- * them. Returns 0, -ETIMEDOUT, -EPIPE if the callee let go of the reply
+ * them. With a timeout, a blocking peer fd is non-blocking while the call
+ * waits. Returns 0, -ETIMEDOUT, -EPIPE if the callee let go of the reply
  * handle without replying (it exited, for example), or the error of the
  * send or receive.
  */
@@ -191,8 +192,9 @@ int bus1_peer_reply(struct bus1_peer *peer, const struct bus1_msg *request,
 
 /*
  * Event loops: wait for POLLIN on bus1_peer_fd(), then dispatch. Receives
- * every entry that is ready, without blocking, and calls @fn on each; the
- * entry is released when @fn returns. A negative return of @fn stops the
+ * every entry that is ready, without blocking (a blocking peer fd is made
+ * non-blocking meanwhile), and calls @fn on each; the entry is released
+ * when @fn returns. A negative return of @fn stops the
  * loop and is returned. Returns the number of entries handled, or -errno.
  */
 typedef int (*bus1_handler_fn)(struct bus1_peer *peer,

@@ -11,6 +11,7 @@
  * call.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <time.h>
 #include "internal.h"
 
@@ -50,7 +51,8 @@ B1_EXPORT int bus1_peer_call(struct bus1_peer *peer, uint64_t dest,
 {
 	int64_t deadline = timeout_ms < 0 ? 0 : b1_now_ms() + timeout_ms;
 	struct bus1_msg msg = { 0 };
-	int r, wait_ms;
+	int r, wait_ms, fl = O_NONBLOCK;
+	bool released = false;
 
 	bus1_msg_release(reply);
 	if (flags & ~BUS1_PEER_RECV_FDS)
@@ -60,23 +62,37 @@ B1_EXPORT int bus1_peer_call(struct bus1_peer *peer, uint64_t dest,
 		if (r < 0)
 			return r;
 	}
+	/*
+	 * A call that may time out must not block in a receive: the last
+	 * call's release notice, withdrawn by this send, can wake poll().
+	 * Without a timeout a blocking receive waits past it for the reply.
+	 */
+	if (timeout_ms >= 0) {
+		r = b1_nonblock_begin(peer, &fl);
+		if (r < 0)
+			return r;
+	}
 	r = b1_send(peer, &dest, 1, tx, &peer->reply_id, NULL);
 	if (r < 0)
-		return r;
+		goto out;
 
 	for (;;) {
 		wait_ms = -1;
-		if (timeout_ms >= 0) {
+		if (released) {
+			wait_ms = 0;
+		} else if (timeout_ms >= 0) {
 			int64_t left = deadline - b1_now_ms();
 
 			wait_ms = left > 0 ? (int)left : 0;
 		}
 		r = b1_wait(peer, wait_ms);
 		if (r == 0)
-			r = -ETIMEDOUT;
+			r = released ? -EPIPE : -ETIMEDOUT;
 		if (r < 0)
 			break;
 		r = b1_recv(peer, &msg, flags);
+		if (r == -EAGAIN && released)
+			r = -EPIPE;
 		if (r == -EAGAIN)
 			continue;
 		if (r < 0)
@@ -89,12 +105,33 @@ B1_EXPORT int bus1_peer_call(struct bus1_peer *peer, uint64_t dest,
 		}
 		if (msg.type == BUS1_MSG_DATA) {
 			*reply = msg;
-			return 0;
+			r = 0;
+			goto out;
 		}
-		/* Nobody holds the reply node: no reply can come. */
-		return -EPIPE;
+		if (msg.type != BUS1_MSG_NODE_RELEASE) {
+			r = -EPIPE;
+			break;
+		}
+		/*
+		 * Nobody holds the reply node. A callee that replied did so
+		 * before it let go, so its reply is queued already: this may
+		 * be the notice of an earlier call's release, withdrawn when
+		 * this call passed the node and current again since the
+		 * callee let go. Take what is queued, without waiting; if no
+		 * reply is there, none can come.
+		 */
+		if (!released && (fl & O_NONBLOCK) && timeout_ms < 0) {
+			r = b1_nonblock_begin(peer, &fl);
+			if (r < 0)
+				break;
+		}
+		released = true;
 	}
 	bus1_msg_release(&msg);
-	b1_retire_reply_node(peer);
+	/* Without a caller holding it, the reply node serves the next call. */
+	if (r != -EPIPE)
+		b1_retire_reply_node(peer);
+out:
+	b1_nonblock_end(peer, fl);
 	return r;
 }

@@ -45,6 +45,8 @@ void b1_peer_unref(struct bus1_peer *peer);
 int b1_recv(struct bus1_peer *peer, struct bus1_msg *msg, unsigned int flags);
 int b1_keep(struct bus1_peer *peer, struct bus1_msg *msg);
 int b1_wait(struct bus1_peer *peer, int timeout_ms);
+int b1_nonblock_begin(struct bus1_peer *peer, int *saved);
+void b1_nonblock_end(struct bus1_peer *peer, int saved);
 int b1_send(struct bus1_peer *peer, const uint64_t *dests, size_t n_dests,
 	    const struct bus1_tx *tx, const uint64_t *first_handle,
 	    int *errors);

@@ -119,15 +119,15 @@ int b1_keep(struct bus1_peer *peer, struct bus1_msg *msg)
 	return 0;
 }
 
-B1_EXPORT int bus1_peer_recv(struct bus1_peer *peer, struct bus1_msg *msg,
-			     unsigned int flags)
+/*
+ * Receive the next entry for the caller: one kept by bus1_peer_call(),
+ * else the next from the kernel, passing over the library's own notices.
+ */
+static int b1_recv_next(struct bus1_peer *peer, struct bus1_msg *msg,
+			unsigned int flags)
 {
 	int r;
 
-	if (flags & ~BUS1_PEER_RECV_FDS) {
-		bus1_msg_release(msg);
-		return -EINVAL;
-	}
 	if (b1_unkeep(peer, msg))
 		return 0;
 	for (;;) {
@@ -143,6 +143,42 @@ B1_EXPORT int bus1_peer_recv(struct bus1_peer *peer, struct bus1_msg *msg,
 		    msg->destination != peer->reply_id || !peer->reply_id)
 			return 0;
 	}
+}
+
+B1_EXPORT int bus1_peer_recv(struct bus1_peer *peer, struct bus1_msg *msg,
+			     unsigned int flags)
+{
+	if (flags & ~BUS1_PEER_RECV_FDS) {
+		bus1_msg_release(msg);
+		return -EINVAL;
+	}
+	return b1_recv_next(peer, msg, flags);
+}
+
+/*
+ * Make the peer's file non-blocking until b1_nonblock_end(), if it is
+ * not: poll() reports a release notice that the kernel withdrew (its
+ * node came back), and a blocking receive would then wait past it for
+ * the next entry. The flags are the open file description's; receives
+ * on a peer are serialized (see libbus1.h), and sends never wait, so
+ * nobody else notices. *@saved: the flags to restore.
+ */
+int b1_nonblock_begin(struct bus1_peer *peer, int *saved)
+{
+	int fl = fcntl(peer->fd, F_GETFL);
+
+	if (fl < 0)
+		return -errno;
+	*saved = fl;
+	if (!(fl & O_NONBLOCK) && fcntl(peer->fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	return 0;
+}
+
+void b1_nonblock_end(struct bus1_peer *peer, int saved)
+{
+	if (!(saved & O_NONBLOCK))
+		fcntl(peer->fd, F_SETFL, saved);
 }
 
 /*
@@ -164,21 +200,15 @@ B1_EXPORT int bus1_peer_dispatch(struct bus1_peer *peer, bus1_handler_fn fn,
 				 void *userdata, unsigned int flags)
 {
 	struct bus1_msg msg = { 0 };
-	int n = 0, r = 0, fl;
+	int n = 0, r, fl;
 
 	if (flags & ~BUS1_PEER_RECV_FDS)
 		return -EINVAL;
-	fl = fcntl(peer->fd, F_GETFL);
-	if (fl < 0)
-		return -errno;
+	r = b1_nonblock_begin(peer, &fl);
+	if (r < 0)
+		return r;
 	for (;;) {
-		/* A blocking peer is asked first, so that nothing waits. */
-		if (!(fl & O_NONBLOCK) && !peer->kept) {
-			r = b1_wait(peer, 0);
-			if (r <= 0)
-				break;
-		}
-		r = bus1_peer_recv(peer, &msg, flags);
+		r = b1_recv_next(peer, &msg, flags);
 		if (r == -EAGAIN) {
 			r = 0;
 			break;
@@ -191,5 +221,6 @@ B1_EXPORT int bus1_peer_dispatch(struct bus1_peer *peer, bus1_handler_fn fn,
 			break;
 	}
 	bus1_msg_release(&msg);
+	b1_nonblock_end(peer, fl);
 	return r < 0 ? r : n;
 }

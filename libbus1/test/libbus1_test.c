@@ -593,6 +593,33 @@ TEST_F(pair, call_timeout_late_reply)
 	EXPECT_EQ(2, handles(self->client));
 }
 
+/*
+ * The release notice of the first call's reply node is queued when the
+ * second call passes the node again, which withdraws it: poll() still
+ * reports it. The second call times out all the same (the alarm ends
+ * the test if it waits in a receive instead), and the descriptor is
+ * blocking again after it.
+ */
+TEST_F(pair, call_timeout_after_call)
+{
+	struct bus1_msg reply = { 0 };
+	pid_t pid = serve(self->server, 1, SERVE_ECHO);
+	int64_t t0;
+
+	ASSERT_EQ(0, bus1_peer_call(self->client, self->to_server, NULL,
+				    &reply, 5000, 0));
+	EXPECT_EQ(0, reaped(pid));	/* it let go of the reply handle */
+	EXPECT_EQ(1, queued(self->client));
+	alarm(10);
+	t0 = now_ms();
+	EXPECT_EQ(-ETIMEDOUT, bus1_peer_call(self->client, self->to_server,
+					     NULL, &reply, 200, 0));
+	alarm(0);
+	EXPECT_LE(200, now_ms() - t0);
+	EXPECT_EQ(0, fcntl(bus1_peer_fd(self->client), F_GETFL) & O_NONBLOCK);
+	bus1_msg_release(&reply);
+}
+
 TEST_F(pair, call_callee_drops_handle)
 {
 	struct bus1_msg reply = { 0 };
@@ -779,6 +806,30 @@ TEST_F(pair, dispatch_nonblocking)
 {
 	ASSERT_EQ(0, fcntl(bus1_peer_fd(self->server), F_SETFL, O_NONBLOCK));
 	dispatch_test(_metadata, self->client, self->server, self->to_server);
+}
+
+/*
+ * After a call the release notice of the reply node is queued: poll()
+ * reports it, but it is the library's. Dispatch passes it over and
+ * returns instead of waiting in bus1_recv() for an entry that is not
+ * there (the alarm ends the test if it does).
+ */
+TEST_F(pair, dispatch_after_call)
+{
+	struct bus1_msg reply = { 0 };
+	struct counter c = { 0 };
+	pid_t pid = serve(self->server, 1, SERVE_ECHO);
+
+	ASSERT_EQ(0, bus1_peer_call(self->client, self->to_server, NULL,
+				    &reply, 5000, 0));
+	bus1_msg_release(&reply);
+	EXPECT_EQ(0, reaped(pid));	/* it let go of the reply handle */
+	EXPECT_EQ(1, queued(self->client));
+	alarm(10);
+	EXPECT_EQ(0, bus1_peer_dispatch(self->client, count_msg, &c, 0));
+	alarm(0);
+	EXPECT_EQ(0, c.n);
+	EXPECT_EQ(0, queued(self->client));
 }
 
 TEST(dispatch_bad_fd)

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # Build what runs inside the guest for one architecture: the bus1
 # selftests (through their kselftest Makefile, statically linked, against
-# the uapi headers of the test kernel), the demo, the sample the kernel
-# build made, busybox and /init, packed into an initramfs.
+# the uapi headers of the test kernel), libbus1's test, the service bus
+# example (examples/service-bus) with its test, the demo, the sample the
+# kernel build made, busybox and /init, packed into an initramfs.
 #
 #   build-guest.sh ARCH [FLAVOUR]
 
@@ -78,7 +79,20 @@ for v in "${variants[@]}"; do
 		cat "$out/libbus1.log" >&2
 		die "building libbus1 ($name $arch) or its test failed"
 	}
+
+	# The service bus example on libbus1, its test and its demo.
+	sb=$G/svcbus-$name
+	rm -rf "$sb"
+	make -s -C "$TOP/examples/service-bus" O="$sb" CC="$vcc" \
+		CFLAGS="-O2 -g -Werror" LDFLAGS=-static \
+		KSFT="$WT_TEST/tools/testing/selftests" all test-prog \
+		>"$out/svcbus.log" 2>&1 || {
+		cat "$out/svcbus.log" >&2
+		die "building the service bus example ($name $arch) failed"
+	}
+	cp "$sb/svcbus_test" "$root/bus1/tests/$name/"
 done
+cp "$G/svcbus-native/svcbus-demo" "$root/bus1/"
 
 # The suite once more as a maintainer installs it, with the kernel's own
 # tooling, into /kselftest, for init to run it with run_kselftest.sh (x86_64

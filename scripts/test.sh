@@ -108,7 +108,7 @@ for arch in $archs; do
 		for d in *; do for p in "$d"/*; do
 			[ "$d" = native ] && echo "${p#*/}" || echo "${p#*/}-$d"
 		done; done)
-	expect=(--kunit $kunit_suites --selftests $progs --samples bus1-ping)
+	expect=(--kunit $kunit_suites --selftests $progs --samples bus1-ping svcbus-demo)
 	case $only in
 	"" | arch:*)
 		# The suite once more through run_kselftest.sh, where installed.

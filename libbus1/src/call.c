@@ -85,16 +85,31 @@ B1_EXPORT int bus1_peer_call(struct bus1_peer *peer, uint64_t dest,
 
 			wait_ms = left > 0 ? (int)left : 0;
 		}
-		r = b1_wait(peer, wait_ms);
-		if (r == 0)
-			r = released ? -EPIPE : -ETIMEDOUT;
-		if (r < 0)
-			break;
-		r = b1_recv(peer, &msg, flags);
-		if (r == -EAGAIN && released)
-			r = -EPIPE;
-		if (r == -EAGAIN)
-			continue;
+		if (wait_ms < 0) {
+			/*
+			 * Without a timeout, receive first: a blocking peer
+			 * waits in the receive, only a non-blocking one in
+			 * poll().
+			 */
+			r = b1_recv(peer, &msg, flags);
+			if (r == -EAGAIN) {
+				r = b1_wait(peer, -1);
+				if (r < 0)
+					break;
+				continue;
+			}
+		} else {
+			r = b1_wait(peer, wait_ms);
+			if (r == 0)
+				r = released ? -EPIPE : -ETIMEDOUT;
+			if (r < 0)
+				break;
+			r = b1_recv(peer, &msg, flags);
+			if (r == -EAGAIN && released)
+				r = -EPIPE;
+			if (r == -EAGAIN)
+				continue;
+		}
 		if (r < 0)
 			break;
 		if (msg.destination != peer->reply_id) {

@@ -2,16 +2,17 @@
 # Plot the bench:
 #   gnuplot -e "dir='DATADIR'; out='FILE.png'; title='...'" bench/plot.gp
 # DATADIR holds what bench/report.py wrote: rt-RUN.dat, rt-ratio-RUN.dat,
-# stream-RUN.dat and mcast-RUN.dat for the runs icount-smp2, icount-smp1
-# and wall: a header line, then one line per payload size (or fan-out),
-# one column per mechanism, "?" where a point is missing.
+# stream-RUN.dat, mcast-RUN.dat, svc-call-RUN.dat and svc-signal-RUN.dat
+# for the runs icount-smp2, icount-smp1 and wall: a header line, then one
+# line per payload size (or fan-out), one column per mechanism, "?" where
+# a point is missing.
 
-set terminal pngcairo size 1500,1400 font ",10"
+set terminal pngcairo size 1500,1850 font ",10"
 set output out
 set datafile missing "?"
 set grid
 set logscale xy
-set multiplot layout 3,2 title title font ",13"
+set multiplot layout 4,2 title title font ",13"
 
 ncols(f) = int(system("head -n 1 '".f."' 2>/dev/null | wc -w"))
 points(f) = int(system("tail -n +2 '".f."' 2>/dev/null | tr ' ' '\\n' | grep -c '[0-9]'"))
@@ -53,6 +54,16 @@ eval draw
 set xtics (1, 4, 16, 64)
 f = dir."/mcast-icount-smp2.dat"
 eval panel(f, "Multicast of 4 KiB to k receivers, icount, 2 vCPUs", "receivers k", "us per message to all", "top left")
+eval draw
+
+eval sizes
+f = dir."/svc-call-icount-smp2.dat"
+eval panel(f, "Service method call round trip, icount, 2 vCPUs: bus1 service bus and D-Bus", "payload (both ways)", "us", "top left")
+eval draw
+
+set xtics (1, 16, 64)
+f = dir."/svc-signal-icount-smp2.dat"
+eval panel(f, "Signal of 8 B until all k subscribers have it, icount, 2 vCPUs", "subscribers k", "us", "top left")
 eval draw
 
 unset multiplot

@@ -11,7 +11,8 @@ text, writes them as Markdown to MD with method.md (beside this script)
 as its method section, and the series to plot to PLOTDIR.
 
 Every ratio is the mechanism's time divided by bus1's time in the same
-run, workload, size and fan-out: above 1, bus1 is faster.
+run, workload, size and fan-out: above 1, bus1 is faster. In the svc-*
+workloads (svcbench) the base is bus1-svc, the service bus on bus1.
 """
 
 import csv
@@ -35,6 +36,9 @@ PASS_MECHS = ["bus1", "bus1+handle", "bus1+fd", "unix-seqpacket", "unix+fd"]
 PASS_BASE = {"bus1+handle": "bus1", "bus1+fd": "bus1", "unix+fd": "unix-seqpacket"}
 PAIRS_MECHS = ["bus1", "unix-seqpacket", "unix-stream", "pipe", "futex"]
 PATH_MECHS = ["bus1", "bus1+creds", "bus1-lib", "unix-seqpacket", "unix-stream", "pipe"]
+# svcbench: the service bus on bus1 against D-Bus; ratios to bus1-svc.
+SVC_MECHS = ["bus1-svc", "dbus-broker", "dbus-daemon"]
+SVC_BASE = "bus1-svc"
 
 
 def size_name(size):
@@ -249,6 +253,50 @@ class Report:
                 t.add([m] + cells)
         self.tables.append(t)
 
+    def svc(self, run):
+        """The service workload on three buses: calls, an fd, a start; signals."""
+        rows = [r for r in self.rows if r["run"] == run and r["workload"].startswith("svc-")]
+        if not rows:
+            return
+        cols = [("svc-call", s, 1, "call %s" % size_name(s)) for s in self.sizes(run, "svc-call")]
+        cols += [("svc-fd", 8, 1, "call + fd"), ("svc-start", 8, 1, "start + 1st call")]
+        t = Table("Service bus against D-Bus, %s: median / p99 in us, "
+                  "xN = time / bus1-svc's" % run, ["bus"] + [c[3] for c in cols])
+        for m in SVC_MECHS:
+            if not any(r["mech"] == m for r in rows):
+                continue
+            cells = []
+            for work, size, k, _ in cols:
+                r = self.get(run, work, m, size, k)
+                if not r:
+                    cells.append(self.status(run, work, m, size, k))
+                    continue
+                cells.append("%s / %s %s" % (us(r["median"]), us(r["p99"]),
+                                             self.ratio(r, self.get(run, work, SVC_BASE,
+                                                                    size, k))))
+            t.add([m] + cells)
+        self.tables.append(t)
+        ks = sorted({r["k"] for r in rows if r["workload"] == "svc-signal"})
+        if not ks:
+            return
+        t = Table("Service bus against D-Bus, %s: one 8 B signal until every subscriber "
+                  "has it, median / p99 in us, xN = time / bus1-svc's" % run,
+                  ["bus"] + ["k=%d" % k for k in ks])
+        for m in SVC_MECHS:
+            if not any(r["mech"] == m for r in rows):
+                continue
+            cells = []
+            for k in ks:
+                r = self.get(run, "svc-signal", m, 8, k)
+                if not r:
+                    cells.append(self.status(run, "svc-signal", m, 8, k))
+                    continue
+                cells.append("%s / %s %s" % (us(r["median"]), us(r["p99"]),
+                                             self.ratio(r, self.get(run, "svc-signal",
+                                                                    SVC_BASE, 8, k))))
+            t.add([m] + cells)
+        self.tables.append(t)
+
     def targets(self, run):
         """The targets of the bench issue, met or not, from this run's figures."""
         sizes = [8, 4096, 65536, 1 << 20]
@@ -286,6 +334,19 @@ class Report:
                       [cell(v, v is not None and v >= 4) for v in vals] + [""])
         if t.rows:
             self.tables.append(t)
+        # The service bus: at least 10x faster than through dbus-broker.
+        t = Table("Service bus target, %s: dbus-broker's time / bus1-svc's, "
+                  "and whether it is at least 10" % run,
+                  ["workload"] + [size_name(s) for s in sizes[:3]] + ["k=64"])
+        vals = [time_ratio("svc-call", "dbus-broker", SVC_BASE, s) for s in sizes[:3]]
+        if any(v is not None for v in vals):
+            t.add(["method call round trip"] + [cell(v, v is not None and v >= 10)
+                                                for v in vals] + [""])
+        v = time_ratio("svc-signal", "dbus-broker", SVC_BASE, 8, 64)
+        if v is not None:
+            t.add(["signal to 64 subscribers (8 B)", "", "", "", cell(v, v >= 10)])
+        if t.rows:
+            self.tables.append(t)
 
     def build(self):
         for run in self.runs:
@@ -307,6 +368,7 @@ class Report:
                          "nobody waiting (no wake-up, no context switch)")
             self.passing(run)
             self.pairs(run)
+            self.svc(run)
 
     def plot_data(self, outdir):
         """One file per run and workload: size, then a column per mechanism."""
@@ -335,6 +397,24 @@ class Report:
                         vals.append("%.4g" % (r["median"] / base["median"])
                                     if r and base else "?")
                     f.write("%d %s\n" % (s, " ".join(vals)))
+            # The service bus: call time by size, signal time by subscribers.
+            with open(os.path.join(outdir, "svc-call-%s.dat" % run), "w") as f:
+                f.write("size " + " ".join(SVC_MECHS) + "\n")
+                for s in self.sizes(run, "svc-call"):
+                    vals = []
+                    for m in SVC_MECHS:
+                        r = self.get(run, "svc-call", m, s)
+                        vals.append("%.6g" % (r["median"] / 1000.0) if r else "?")
+                    f.write("%d %s\n" % (s, " ".join(vals)))
+            with open(os.path.join(outdir, "svc-signal-%s.dat" % run), "w") as f:
+                f.write("k " + " ".join(SVC_MECHS) + "\n")
+                for k in sorted({r["k"] for r in self.rows if r["run"] == run
+                                 and r["workload"] == "svc-signal"}):
+                    vals = []
+                    for m in SVC_MECHS:
+                        r = self.get(run, "svc-signal", m, 8, k)
+                        vals.append("%.6g" % (r["median"] / 1000.0) if r else "?")
+                    f.write("%d %s\n" % (k, " ".join(vals)))
             rows = [r for r in self.rows if r["run"] == run and r["workload"] == "mcast"
                     and r["size"] == 4096]
             with open(os.path.join(outdir, "mcast-%s.dat" % run), "w") as f:

@@ -16,7 +16,8 @@ PKGS=(linux-source-6.12 build-essential flex bison bc libelf-dev libssl-dev
       libc6-dev-i386-cross libc6-dev-arm64-cross python3-ply python3-git
       dwarves mandoc pkg-config g++
       gcc-arm-linux-gnueabihf gcc-powerpc64le-linux-gnu gcc-s390x-linux-gnu
-      gcc-mips64el-linux-gnuabi64 gcc-riscv64-linux-gnu)
+      gcc-mips64el-linux-gnuabi64 gcc-riscv64-linux-gnu
+      dbus-broker dbus-daemon libsystemd-dev)
 for a in "$@"; do
 	case $a in
 	x86_64 | arm64) ;;

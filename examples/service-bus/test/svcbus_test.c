@@ -887,17 +887,7 @@ static void slow_subscriber(struct __test_metadata *_metadata,
 	}
 }
 
-/*
- * With the default limits the 16 MiB pool is full first: a Tick of 64 KiB
- * is 65656 bytes (a 112-byte D-Bus header, the sequence number, the
- * array's length, the payload), so 255 fit and the 256th fails with
- * ENOSPC, before the 16 MiB per-peer byte quota would refuse it.
- */
-TEST_F_TIMEOUT(bus, slow_subscriber_pool, 300)
-{
-	slow_subscriber(_metadata, self, 64 << 10, 6, 50, 255, ENOSPC);
-}
-
+#define PEER_MAX_BYTES		"/proc/sys/kernel/bus1/peer_max_bytes"
 #define PEER_MAX_MESSAGES	"/proc/sys/kernel/bus1/peer_max_messages"
 
 static int sysctl_rw(const char *path, unsigned int *old, unsigned int val)
@@ -926,20 +916,50 @@ static int sysctl_rw(const char *path, unsigned int *old, unsigned int val)
 }
 
 /*
- * With the per-peer message limit at 64, a slow subscriber holds 64
- * small signals and the next are refused with EDQUOT.
+ * The slow subscriber with the per-peer limit @path set to @val for the
+ * run, and restored after it. A lone sending user, as the service is,
+ * gets half of what a receiving peer has left of each limit.
  */
-TEST_F_TIMEOUT(bus, slow_subscriber_quota, 120)
+static void slow_subscriber_with(struct __test_metadata *_metadata,
+				 FIXTURE_DATA(bus) *self, const char *path,
+				 unsigned int val, uint32_t size,
+				 uint32_t rounds, uint32_t per_round,
+				 uint32_t expect_held, int expect_err)
 {
 	unsigned int old, ignored;
 	int r;
 
-	r = sysctl_rw(PEER_MAX_MESSAGES, &old, 64);
+	r = sysctl_rw(path, &old, val);
 	if (r == -ENOENT || r == -EACCES || r == -EPERM)
-		SKIP(return, "cannot set %s: %s", PEER_MAX_MESSAGES, strerror(-r));
+		SKIP(return, "cannot set %s: %s", path, strerror(-r));
 	ASSERT_EQ(0, r);
-	slow_subscriber(_metadata, self, 8, 5, 20, 64, EDQUOT);
-	EXPECT_EQ(0, sysctl_rw(PEER_MAX_MESSAGES, &ignored, old));
+	slow_subscriber(_metadata, self, size, rounds, per_round,
+			expect_held, expect_err);
+	EXPECT_EQ(0, sysctl_rw(path, &ignored, old));
+}
+
+/*
+ * The 16 MiB pool is full first once the per-peer byte limit is twice
+ * the pool, so that the service's half of it is the whole pool: a Tick of
+ * 64 KiB is 65656 bytes (a 112-byte D-Bus header, the sequence number,
+ * the array's length, the payload), so 255 fit and the 256th fails with
+ * ENOSPC.
+ */
+TEST_F_TIMEOUT(bus, slow_subscriber_pool, 300)
+{
+	slow_subscriber_with(_metadata, self, PEER_MAX_BYTES, 32 << 20,
+			     64 << 10, 6, 50, 255, ENOSPC);
+}
+
+/*
+ * With the per-peer message limit at 128, the service's half of it is 64:
+ * a slow subscriber holds 64 small signals and the next are refused with
+ * EDQUOT.
+ */
+TEST_F_TIMEOUT(bus, slow_subscriber_quota, 120)
+{
+	slow_subscriber_with(_metadata, self, PEER_MAX_MESSAGES, 128, 8, 5,
+			     20, 64, EDQUOT);
 }
 
 /* The library's view of the pool: nothing is left behind by a call. */

@@ -520,13 +520,17 @@ static int bus1_peer_recv_one(struct bus1_peer *peer, bool nonblock,
 				return r;
 			continue;
 		}
-		/* Another receiver holds the lock only to copy out a result. */
-		if (nonblock) {
-			if (!mutex_trylock(&peer->recv_lock))
-				return -EAGAIN;
-		} else if (mutex_lock_interruptible(&peer->recv_lock)) {
+		/*
+		 * A non-blocking receiver waits for the lock like a blocking
+		 * one: -EAGAIN must mean that nothing can be received. Else a
+		 * user of edge-triggered epoll whose wake-up found the lock
+		 * taken would go back to waiting with the entry still queued,
+		 * whenever the holder does not receive again. The holder
+		 * never waits for an entry under the lock, it only delivers
+		 * the one it found, so this wait is as short as a receive.
+		 */
+		if (mutex_lock_interruptible(&peer->recv_lock))
 			return -ERESTARTSYS;
-		}
 		/* Another receiver may have taken it; then wait again. */
 		qnode = bus1_queue_peek(&peer->queue, &more);
 		if (qnode) {

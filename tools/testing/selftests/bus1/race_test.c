@@ -11,6 +11,10 @@
  * destruction, and every counter must be back to zero. The kernel checks
  * (KASAN, lockdep, kmemleak) catch what user space cannot see.
  *
+ * One test races receivers instead: threads woken by edge-triggered epoll
+ * drain a peer while another thread holds its receive lock, and no message
+ * may stay behind.
+ *
  * Every wait is bounded, so that a lost wake-up fails a test instead of
  * hanging it.
  */
@@ -24,6 +28,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -1423,6 +1428,176 @@ TEST(destroy_while_holders_close)
 		release_all(_metadata, owner, n, 1);
 		close(owner);
 	}
+}
+
+/*
+ * Edge-triggered epoll with several receiving threads on one epoll
+ * instance: each drains the peer until EAGAIN when, and only when, a
+ * wake-up says so. Meanwhile another thread keeps taking the receive lock
+ * without taking a message: its receives find the message and then fail
+ * with EFAULT on a read-only struct bus1_recv. A receive whose wake-up
+ * found the lock taken must wait for it instead of failing with EAGAIN:
+ * else the message stays queued with its only wake-up spent, and the
+ * round below waits for it in vain.
+ */
+#define ET_THREADS	3	/* receiving threads */
+#define ET_ROUNDS	200	/* messages sent one at a time */
+#define ET_BURSTS	10	/* then bursts of ET_BURST messages */
+#define ET_BURST	32
+#define ET_MSGS		(ET_ROUNDS + ET_BURSTS * ET_BURST)
+
+struct et_race {
+	int fd;				/* the receiving peer, non-blocking */
+	int ep;				/* epoll instance, edge-triggered on @fd */
+	const unsigned char *pool;	/* @fd's pool */
+	struct bus1_recv *ro;		/* read-only, for the busy thread */
+	unsigned int stop;
+	unsigned int received;		/* messages received */
+	unsigned int busy;		/* receives that failed with EFAULT */
+	unsigned int seen[ET_MSGS];	/* receipts per message */
+};
+
+struct et_worker {
+	pthread_t thread;
+	struct et_race *race;
+	struct fault f;
+};
+
+static void *et_receiver(void *arg)
+{
+	struct et_worker *w = arg;
+	struct et_race *e = w->race;
+	struct epoll_event ev;
+	struct bus1_recv r;
+	__u32 idx;
+	int n;
+
+	while (!LOAD(e->stop)) {
+		n = epoll_wait(e->ep, &ev, 1, 50);
+		if (n < 0 && errno != EINTR) {
+			fault(&w->f, "epoll_wait: %s", strerror(errno));
+			break;
+		}
+		if (n <= 0)
+			continue;
+		for (;;) {
+			if (recv_msg(e->fd, &r)) {
+				if (errno != EAGAIN)
+					fault(&w->f, "recv: %s",
+					      strerror(errno));
+				break;
+			}
+			if (r.type != BUS1_MSG_DATA || r.size != sizeof(idx)) {
+				fault(&w->f, "entry of type %llu, size %llu",
+				      (unsigned long long)r.type,
+				      (unsigned long long)r.size);
+				continue;
+			}
+			memcpy(&idx, e->pool + r.offset, sizeof(idx));
+			if (idx < ET_MSGS)
+				INC(e->seen[idx]);
+			else
+				fault(&w->f, "message %u", idx);
+			if (bus1_slice_release(e->fd, &r.offset, 1, 0))
+				fault(&w->f, "release: %s", strerror(errno));
+			INC(e->received);
+		}
+	}
+	return NULL;
+}
+
+static void *et_busy(void *arg)
+{
+	struct et_worker *w = arg;
+	struct et_race *e = w->race;
+
+	while (!LOAD(e->stop)) {
+		if (!bus1_recv(e->fd, e->ro, sizeof(*e->ro))) {
+			fault(&w->f, "received into a read-only struct");
+			break;
+		}
+		if (errno == EFAULT)
+			INC(e->busy);
+		else if (errno != EAGAIN)
+			fault(&w->f, "busy recv: %s", strerror(errno));
+	}
+	return NULL;
+}
+
+TEST(epoll_edge_threads_lose_nothing)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET };
+	struct et_worker w[ET_THREADS + 1];
+	unsigned int i, j, sent = 0, lost = ~0U;
+	struct et_race *e;
+	int a, b;
+	__u64 n, h;
+
+	e = calloc(1, sizeof(*e));
+	ASSERT_TRUE(!!e);
+	a = peer_new();
+	b = peer_new();
+	ASSERT_LE(0, a);
+	ASSERT_LE(0, b);
+	ASSERT_EQ(0, bus1_node_create(b, &n, 0));
+	h = give(b, n, a);
+	ASSERT_NE(0, h);
+	e->fd = b;
+	e->pool = map_pool(b);
+	ASSERT_TRUE(!!e->pool);
+	e->ro = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
+		     -1, 0);
+	ASSERT_TRUE(e->ro != MAP_FAILED);
+	e->ep = epoll_create1(EPOLL_CLOEXEC);
+	ASSERT_LE(0, e->ep);
+	ASSERT_EQ(0, epoll_ctl(e->ep, EPOLL_CTL_ADD, b, &ev));
+
+	memset(w, 0, sizeof(w));
+	for (i = 0; i <= ET_THREADS; i++) {
+		w[i].race = e;
+		ASSERT_EQ(0, pthread_create(&w[i].thread, NULL,
+					    i < ET_THREADS ? et_receiver :
+							     et_busy,
+					    &w[i]));
+	}
+
+	/* One at a time, then in bursts; each must arrive. */
+	for (i = 0; i < ET_ROUNDS + ET_BURSTS && lost == ~0U; i++) {
+		for (j = 0; j < (i < ET_ROUNDS ? 1 : ET_BURST); j++) {
+			if (send_one(a, h, &sent, sizeof(sent)))
+				break;
+			sent++;
+		}
+		EXPECT_EQ(i < ET_ROUNDS ? 1 : ET_BURST, j)
+			TH_LOG("send: %s", strerror(errno));
+		wait_for(&e->received, sent, WAIT_MS);
+		if (LOAD(e->received) < sent)
+			lost = sent - 1;
+	}
+	STORE(e->stop, 1);
+	for (i = 0; i <= ET_THREADS; i++) {
+		ASSERT_EQ(0, join(w[i].thread));
+		expect_no_fault(_metadata, &w[i].f, i);
+	}
+
+	EXPECT_EQ(~0U, lost) TH_LOG("message %u stayed queued, %llu queued",
+				    lost, fdinfo(b, "bus1-queued"));
+	EXPECT_EQ(ET_MSGS, sent);
+	EXPECT_EQ(sent, e->received);
+	for (i = 0; i < sent; i++)
+		EXPECT_EQ(1, e->seen[i]) TH_LOG("message %u", i);
+	/* The receive lock was taken under the receivers' feet. */
+	EXPECT_LT(0, e->busy);
+	TH_LOG("%u receives held the lock and failed", e->busy);
+	expect_empty(_metadata, b);
+
+	close(e->ep);
+	munmap(e->ro, PAGE);
+	munmap((void *)e->pool, BUS1_POOL_SIZE);
+	release_all(_metadata, a, h, 1);
+	close(a);
+	close(b);
+	free(e);
 }
 
 TEST_HARNESS_MAIN

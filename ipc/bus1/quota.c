@@ -32,9 +32,15 @@
  * The limits are sysctls under /proc/sys/kernel/bus1/. Each user's
  * accounting lives in a struct bus1_user with its own lock; the only
  * global state is the table that finds it when a peer is created.
+ *
+ * The peers themselves are bounded per user too, by user_max_peers: each
+ * costs kernel memory (the peer, its file and inode, its pool's shmem
+ * file) that no charge above covers, and files are bounded only per
+ * process and system-wide.
  */
 
 #include <linux/cred.h>
+#include <linux/err.h>
 #include <linux/hashtable.h>
 #include <linux/init.h>
 #include <linux/mutex.h>
@@ -75,6 +81,13 @@ static unsigned int bus1_peer_max[BUS1_RES_N] = {
 	[BUS1_RES_HANDLES]	= 16384,
 	[BUS1_RES_FDS]		= 1024,
 };
+
+/*
+ * The peers a user may have at once. A peer takes a few KiB of kernel
+ * memory, its pool's pages aside; a user's 4096 peers thus take some
+ * 16 MiB at most, more than any of its programs need at once.
+ */
+static unsigned int bus1_user_max_peers = 4096;
 
 /* The limits by the names of their sysctls, which trace events use too. */
 static const char *const bus1_user_limit_names[BUS1_RES_N] = {
@@ -639,7 +652,11 @@ void bus1_quota_uncharge_one(struct bus1_quota *quota,
 	bus1_quota_uncharge(quota, usage, amount);
 }
 
-/* The user @uid, with a new reference; NULL when out of memory. */
+/*
+ * The user @uid, with a new reference and one more peer counted; an
+ * ERR_PTR() of -EDQUOT if it has user_max_peers peers already, of
+ * -ENOMEM when out of memory.
+ */
 static struct bus1_user *bus1_user_get(kuid_t uid)
 {
 	u32 key = __kuid_val(uid);
@@ -647,18 +664,32 @@ static struct bus1_user *bus1_user_get(kuid_t uid)
 
 	mutex_lock(&bus1_users_lock);
 	hash_for_each_possible(bus1_users, user, link, key) {
-		if (uid_eq(user->uid, uid)) {
-			kref_get(&user->ref);
+		if (!uid_eq(user->uid, uid))
+			continue;
+		/*
+		 * Only raised under the lock, so no two creations both
+		 * pass; a teardown that lowers it meanwhile only makes the
+		 * test stricter than it needs to be.
+		 */
+		if (atomic_read(&user->n_peers) >=
+		    READ_ONCE(bus1_user_max_peers)) {
+			user = ERR_PTR(-EDQUOT);
 			goto out;
 		}
+		kref_get(&user->ref);
+		atomic_inc(&user->n_peers);
+		goto out;
 	}
 	user = kzalloc(sizeof(*user), GFP_KERNEL_ACCOUNT);
 	if (user) {
 		kref_init(&user->ref);
 		user->uid = uid;
+		atomic_set(&user->n_peers, 1);
 		spin_lock_init(&user->lock);
 		user->usages = RB_ROOT;
 		hash_add(bus1_users, &user->link, key);
+	} else {
+		user = ERR_PTR(-ENOMEM);
 	}
 out:
 	mutex_unlock(&bus1_users_lock);
@@ -683,14 +714,19 @@ static void bus1_user_free(struct kref *ref)
  * @uid:	the peer's user: the real uid of the credentials it keeps,
  *		as other per-user limits of the kernel count
  *
- * Return: 0 on success, -ENOMEM when out of memory.
+ * Counts the peer as one of @uid's until bus1_quota_deinit().
+ *
+ * Return: 0 on success, -EDQUOT if @uid has user_max_peers peers
+ * already, -ENOMEM when out of memory.
  */
 int bus1_quota_init(struct bus1_quota *quota, kuid_t uid)
 {
+	struct bus1_user *user = bus1_user_get(uid);
+
 	memset(quota, 0, sizeof(*quota));
 	quota->usages = RB_ROOT;
-	quota->user = bus1_user_get(uid);
-	return quota->user ? 0 : -ENOMEM;
+	quota->user = IS_ERR(user) ? NULL : user;
+	return PTR_ERR_OR_ZERO(user);
 }
 
 /**
@@ -708,6 +744,7 @@ void bus1_quota_deinit(struct bus1_quota *quota)
 	WARN_ON(!RB_EMPTY_ROOT(&quota->usages));
 	kfree(quota->spare);
 	quota->spare = NULL;
+	atomic_dec(&quota->user->n_peers);
 	kref_put_mutex(&quota->user->ref, bus1_user_free, &bus1_users_lock);
 	quota->user = NULL;
 }
@@ -743,17 +780,22 @@ void bus1_quota_show_fdinfo(struct bus1_quota *quota, struct seq_file *m)
 		seq_printf(m, "bus1-user-%s:\t%llu\n",
 			   bus1_resource_names[i], total[i]);
 	seq_printf(m, "bus1-user-senders:\t%llu\n", user_senders);
+	seq_printf(m, "bus1-user-peers:\t%d\n", atomic_read(&user->n_peers));
 }
 
 #ifdef CONFIG_SYSCTL
 static unsigned int bus1_limit_min = 1;
 
-/* Filled at boot: a user and a peer limit per resource. */
-static struct ctl_table bus1_sysctls[2 * BUS1_RES_N];
+/*
+ * Filled at boot: a user and a peer limit per resource, then the limit of
+ * peers per user.
+ */
+static struct ctl_table bus1_sysctls[2 * BUS1_RES_N + 1];
 
 /*
  * Each user limit is bounded below by its peer limit, and each peer limit
  * by 1 and its user limit: a write that breaks this fails with -EINVAL.
+ * user_max_peers is at least 1.
  */
 static int __init bus1_quota_sysctl_init(void)
 {
@@ -775,6 +817,12 @@ static int __init bus1_quota_sysctl_init(void)
 		t[0].proc_handler = proc_douintvec_minmax;
 		t[1].proc_handler = proc_douintvec_minmax;
 	}
+	t->procname = "user_max_peers";
+	t->data = &bus1_user_max_peers;
+	t->maxlen = sizeof(unsigned int);
+	t->mode = 0644;
+	t->proc_handler = proc_douintvec_minmax;
+	t->extra1 = &bus1_limit_min;
 	register_sysctl_init("kernel/bus1", bus1_sysctls);
 	return 0;
 }

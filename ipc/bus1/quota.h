@@ -9,6 +9,7 @@
  * the receiver's user, have left.
  */
 
+#include <linux/atomic.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/overflow.h>
@@ -34,6 +35,9 @@ enum bus1_resource {
  * @ref:	one reference per peer of the user
  * @link:	entry in the table of users, under its lock
  * @uid:	the user; a peer belongs to the real uid that created it
+ * @n_peers:	number of peers of the user, counted from their creation
+ *		to the end of their teardown; raised under the lock of the
+ *		table of users, lowered without it
  * @lock:	protects @usages, @used, @n_users, @n_usages and @spare,
  *		and the charges of every struct bus1_quota of the user's
  *		peers
@@ -55,6 +59,7 @@ struct bus1_user {
 	struct kref ref;
 	struct hlist_node link;
 	kuid_t uid;
+	atomic_t n_peers;
 	spinlock_t lock;	/* guards the charges of the user */
 	struct rb_root usages;
 	u64 used[BUS1_RES_N];

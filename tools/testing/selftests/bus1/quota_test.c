@@ -12,7 +12,7 @@
  * just the real uid around bus1_peer_create() makes a peer of another user
  * while root keeps its powers; one test also drops root for good in forked
  * children. Each test sets the limits it needs and puts every limit back
- * when it ends.
+ * when it ends. Two tests limit the number of peers a user may have.
  */
 
 #define _GNU_SOURCE
@@ -165,6 +165,38 @@ static int limit_put_str_err(int scope, int res, const char *text)
 static int limit_put_err(int scope, int res, unsigned long long val)
 {
 	return limit_put(scope, res, val) ? errno : 0;
+}
+
+#define PEERS_LIMIT	"/proc/sys/kernel/bus1/user_max_peers"
+
+/* user_max_peers, the peers a user may have at once. */
+static int peers_limit_get(unsigned int *val)
+{
+	unsigned long long v;
+	char buf[32], *end;
+
+	if (file_get(PEERS_LIMIT, buf, sizeof(buf)))
+		return -1;
+	v = strtoull(buf, &end, 10);
+	if (end == buf || (*end && *end != '\n') || v > UINT_MAX) {
+		errno = EIO;
+		return -1;
+	}
+	*val = v;
+	return 0;
+}
+
+static int peers_limit_put_str(const char *text)
+{
+	return file_put(PEERS_LIMIT, text);
+}
+
+static int peers_limit_put(unsigned int val)
+{
+	char text[32];
+
+	snprintf(text, sizeof(text), "%u\n", val);
+	return peers_limit_put_str(text);
 }
 
 /*
@@ -444,6 +476,7 @@ static int release_all(int fd, const __u64 *offs, unsigned int n)
 FIXTURE(quota) {
 	unsigned int saved[2][NR_RES];
 	bool saved_all;
+	unsigned int saved_peers;	/* user_max_peers */
 	pid_t kids[MAX_KIDS];		/* children not reaped yet */
 	char cgroup[2][96];		/* cgroups made, to remove */
 	bool cgroup_mounted;		/* cgroup2 mounted at CG by the test */
@@ -463,6 +496,8 @@ FIXTURE_SETUP(quota)
 				       res_name[res], strerror(errno));
 		}
 	}
+	ASSERT_EQ(0, peers_limit_get(&self->saved_peers))
+		TH_LOG("user_max_peers: %s", strerror(errno));
 	self->saved_all = true;
 }
 
@@ -484,6 +519,13 @@ FIXTURE_TEARDOWN_PARENT(quota)
 				self->saved[PEER][res]);
 		if (!ok)
 			TH_LOG("restoring the %s limits: %s", res_name[res],
+			       strerror(errno));
+		EXPECT_TRUE(ok);
+	}
+	if (self->saved_all) {
+		ok = !peers_limit_put(self->saved_peers);
+		if (!ok)
+			TH_LOG("restoring user_max_peers: %s",
 			       strerror(errno));
 		EXPECT_TRUE(ok);
 	}
@@ -1713,6 +1755,161 @@ TEST_F_TIMEOUT(quota, memcg_pool_pages, 120)
 
 	munmap(src, len);
 	close(s);
+}
+
+/* The number of peers of the user of @fd, as its fdinfo says. */
+static unsigned long long user_peers(int fd)
+{
+	return fdinfo(fd, "bus1-user-peers");
+}
+
+TEST_F(quota, peers_per_user)
+{
+	static const char * const bad[] = { "0", "-1", "abc" };
+	const uid_t u = UID(19, 0), v = UID(19, 1);
+	unsigned int cur, i;
+	int p[3], q, w, free_fd;
+	__u64 node;
+
+	/* At least 1; a bad write changes nothing. */
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		EXPECT_EQ(-1, peers_limit_put_str(bad[i]));
+		EXPECT_EQ(EINVAL, errno) TH_LOG("user_max_peers = %s", bad[i]);
+		cur = 0;
+		EXPECT_EQ(0, peers_limit_get(&cur));
+		EXPECT_EQ(self->saved_peers, cur);
+	}
+
+	ASSERT_EQ(0, peers_limit_put(3));
+	for (i = 0; i < 3; i++) {
+		p[i] = peer_as(u, 0);
+		ASSERT_LE(0, p[i]) TH_LOG("peer %u: %s", i, strerror(errno));
+	}
+	EXPECT_EQ(3, user_peers(p[0]));
+	EXPECT_EQ(3, user_peers(p[2]));
+
+	/* A fourth is refused, and leaves no descriptor behind. */
+	free_fd = lowest_free_fd();
+	EXPECT_EQ(-1, peer_as(u, 0));
+	EXPECT_EQ(EDQUOT, errno);
+	EXPECT_EQ(free_fd, lowest_free_fd());
+	EXPECT_EQ(3, user_peers(p[0]));
+
+	/* Another user is not affected. */
+	w = peer_as(v, 0);
+	ASSERT_LE(0, w) TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(1, user_peers(w));
+	EXPECT_EQ(3, user_peers(p[0]));
+
+	/* Closing one makes room for one. */
+	close(p[1]);
+	EXPECT_EQ(2, user_peers(p[0]));
+	p[1] = peer_as(u, 0);
+	ASSERT_LE(0, p[1]) TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(-1, peer_as(u, 0));
+	EXPECT_EQ(EDQUOT, errno);
+
+	/* So does disconnecting one, while its descriptor stays open. */
+	ASSERT_EQ(0, bus1_peer_disconnect(p[1], 0));
+	EXPECT_EQ(2, user_peers(p[0]));
+	q = peer_as(u, 0);
+	ASSERT_LE(0, q) TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(3, user_peers(q));
+	close(p[1]);
+	EXPECT_EQ(3, user_peers(q));
+
+	/*
+	 * Lowered below what the user has, the limit refuses new peers
+	 * only: the ones there keep working.
+	 */
+	ASSERT_EQ(0, peers_limit_put(1));
+	EXPECT_EQ(-1, peer_as(u, 0));
+	EXPECT_EQ(EDQUOT, errno);
+	EXPECT_EQ(0, bus1_node_create(p[0], &node, 0));
+	EXPECT_EQ(0, bus1_nodes_destroy(p[0], &node, 1, 0));
+	EXPECT_EQ(0, bus1_handle_release(p[0], &node, 1, 0));
+	EXPECT_EQ(3, user_peers(q));
+	/* v has its one peer, and no room for another. */
+	EXPECT_EQ(-1, peer_as(v, 0));
+	EXPECT_EQ(EDQUOT, errno);
+
+	close(p[0]);
+	close(p[2]);
+	EXPECT_EQ(1, user_peers(q));
+	EXPECT_EQ(-1, peer_as(u, 0));
+	EXPECT_EQ(EDQUOT, errno);
+	close(q);
+	/* The count is back to zero: the one peer allowed can be made. */
+	q = peer_as(u, 0);
+	ASSERT_LE(0, q) TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(1, user_peers(q));
+	close(q);
+	close(w);
+}
+
+/*
+ * A user without privileges, in a child that dropped root for good: it
+ * gets exactly @limit peers, cannot raise the limit, and gets one more
+ * for each it closes. The exit code says what failed.
+ */
+static void peer_hog(uid_t uid, unsigned int limit)
+{
+	int fds[16], fd;
+	unsigned int i;
+
+	if (limit > ARRAY_SIZE(fds))
+		_exit(10);
+	if (setgroups(0, NULL) || setresgid(uid, uid, uid) ||
+	    setresuid(uid, uid, uid))
+		_exit(11);
+	if (!peers_limit_put(limit + 1) || errno != EACCES)
+		_exit(12);
+	for (i = 0; i < limit; i++) {
+		fds[i] = bus1_peer_create(BUS1_PEER_CLOEXEC);
+		if (fds[i] < 0)
+			_exit(13);
+	}
+	if (fdinfo(fds[0], "bus1-uid") != uid ||
+	    fdinfo(fds[0], "bus1-user-peers") != limit)
+		_exit(14);
+	for (i = 0; i < 3; i++) {
+		fd = bus1_peer_create(BUS1_PEER_CLOEXEC);
+		if (fd >= 0 || errno != EDQUOT)
+			_exit(15);
+	}
+	close(fds[0]);
+	fds[0] = bus1_peer_create(BUS1_PEER_CLOEXEC);
+	if (fds[0] < 0)
+		_exit(16);
+	fd = bus1_peer_create(BUS1_PEER_CLOEXEC);
+	if (fd >= 0 || errno != EDQUOT)
+		_exit(17);
+	_exit(0);
+}
+
+TEST_F(quota, peers_per_user_unprivileged)
+{
+	const uid_t u = UID(20, 0);
+	int status, fd;
+	pid_t pid;
+
+	ASSERT_EQ(0, peers_limit_put(5));
+	fflush(NULL);
+	pid = fork();
+	ASSERT_LE(0, pid) TH_LOG("fork: %s", strerror(errno));
+	if (!pid)
+		peer_hog(u, 5);
+	self->kids[0] = pid;
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	self->kids[0] = 0;
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+
+	/* Its peers went with it: the user can have all five again. */
+	fd = peer_as(u, 0);
+	ASSERT_LE(0, fd) TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(1, user_peers(fd));
+	close(fd);
 }
 
 TEST_HARNESS_MAIN

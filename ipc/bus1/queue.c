@@ -24,6 +24,12 @@
  *
  * A transaction to a single queue can skip staging: it commits directly
  * above the queue clock.
+ *
+ * A staged entry holds back everything its receiver would receive after
+ * it, so whoever stages must commit soon: a send does it without
+ * sleeping or being preempted in between (see tx.c); a node
+ * destruction, whose size only the quotas bound, under its owner's
+ * locks (see node.c).
  */
 
 #include <linux/bug.h>
@@ -71,7 +77,7 @@ static bool bus1_queue_settle(struct bus1_queue *queue)
  */
 void bus1_queue_init(struct bus1_queue *queue)
 {
-	spin_lock_init(&queue->lock);
+	raw_spin_lock_init(&queue->lock);
 	queue->clock = 0;
 	queue->entries = RB_ROOT_CACHED;
 	queue->n_entries = 0;
@@ -98,13 +104,13 @@ u64 bus1_queue_stage(struct bus1_queue *queue, struct bus1_queue_node *node)
 {
 	u64 ts;
 
-	spin_lock(&queue->lock);
+	raw_spin_lock(&queue->lock);
 	ts = queue->clock + 1;
 	node->ts = ts;
 	rb_add_cached(&node->rb, &queue->entries, bus1_queue_node_less);
 	queue->n_entries++;
 	bus1_queue_settle(queue);
-	spin_unlock(&queue->lock);
+	raw_spin_unlock(&queue->lock);
 	return ts;
 }
 
@@ -131,7 +137,7 @@ bool bus1_queue_commit_at(struct bus1_queue *queue,
 	if (WARN_ON(*ts & 1))
 		(*ts)++;
 
-	spin_lock(&queue->lock);
+	raw_spin_lock(&queue->lock);
 	if (bus1_queue_node_is_queued(node)) {
 		WARN_ON(*ts <= node->ts);
 		rb_erase_cached(&node->rb, &queue->entries);
@@ -143,7 +149,7 @@ bool bus1_queue_commit_at(struct bus1_queue *queue,
 	rb_add_cached(&node->rb, &queue->entries, bus1_queue_node_less);
 	WRITE_ONCE(queue->clock, max(queue->clock, *ts));
 	ready = bus1_queue_settle(queue);
-	spin_unlock(&queue->lock);
+	raw_spin_unlock(&queue->lock);
 	return ready;
 }
 
@@ -180,13 +186,13 @@ bool bus1_queue_insert(struct bus1_queue *queue, struct bus1_queue_node *node,
 	bool ready;
 
 	WARN_ON(ts & 1);
-	spin_lock(&queue->lock);
+	raw_spin_lock(&queue->lock);
 	node->ts = ts;
 	rb_add_cached(&node->rb, &queue->entries, bus1_queue_node_less);
 	queue->n_entries++;
 	WRITE_ONCE(queue->clock, max(queue->clock, ts));
 	ready = bus1_queue_settle(queue);
-	spin_unlock(&queue->lock);
+	raw_spin_unlock(&queue->lock);
 	return ready;
 }
 
@@ -203,10 +209,10 @@ u64 __bus1_queue_tick(struct bus1_queue *queue, u64 ts)
 {
 	u64 clock;
 
-	spin_lock(&queue->lock);
+	raw_spin_lock(&queue->lock);
 	clock = max(queue->clock, ts);
 	WRITE_ONCE(queue->clock, clock);
-	spin_unlock(&queue->lock);
+	raw_spin_unlock(&queue->lock);
 	return clock;
 }
 
@@ -250,9 +256,9 @@ struct bus1_queue_node *bus1_queue_peek(struct bus1_queue *queue, bool *more)
 {
 	struct bus1_queue_node *node;
 
-	spin_lock(&queue->lock);
+	raw_spin_lock(&queue->lock);
 	node = bus1_queue_first(queue, more);
-	spin_unlock(&queue->lock);
+	raw_spin_unlock(&queue->lock);
 	return node;
 }
 
@@ -268,7 +274,7 @@ struct bus1_queue_node *bus1_queue_pop(struct bus1_queue *queue, bool *more)
 {
 	struct bus1_queue_node *node;
 
-	spin_lock(&queue->lock);
+	raw_spin_lock(&queue->lock);
 	node = bus1_queue_first(queue, more);
 	if (node) {
 		rb_erase_cached(&node->rb, &queue->entries);
@@ -276,7 +282,7 @@ struct bus1_queue_node *bus1_queue_pop(struct bus1_queue *queue, bool *more)
 		queue->n_entries--;
 		bus1_queue_settle(queue);
 	}
-	spin_unlock(&queue->lock);
+	raw_spin_unlock(&queue->lock);
 	return node;
 }
 
@@ -293,14 +299,14 @@ bool bus1_queue_remove(struct bus1_queue *queue, struct bus1_queue_node *node)
 {
 	bool ready;
 
-	spin_lock(&queue->lock);
+	raw_spin_lock(&queue->lock);
 	if (bus1_queue_node_is_queued(node)) {
 		rb_erase_cached(&node->rb, &queue->entries);
 		RB_CLEAR_NODE(&node->rb);
 		queue->n_entries--;
 	}
 	ready = bus1_queue_settle(queue);
-	spin_unlock(&queue->lock);
+	raw_spin_unlock(&queue->lock);
 	return ready;
 }
 
@@ -318,12 +324,12 @@ struct rb_root bus1_queue_flush(struct bus1_queue *queue)
 {
 	struct rb_root all;
 
-	spin_lock(&queue->lock);
+	raw_spin_lock(&queue->lock);
 	all = queue->entries.rb_root;
 	queue->entries = RB_ROOT_CACHED;
 	queue->n_entries = 0;
 	bus1_queue_settle(queue);
-	spin_unlock(&queue->lock);
+	raw_spin_unlock(&queue->lock);
 	return all;
 }
 
@@ -337,8 +343,8 @@ size_t bus1_queue_length(struct bus1_queue *queue)
 {
 	size_t n;
 
-	spin_lock(&queue->lock);
+	raw_spin_lock(&queue->lock);
 	n = queue->n_entries;
-	spin_unlock(&queue->lock);
+	raw_spin_unlock(&queue->lock);
 	return n;
 }

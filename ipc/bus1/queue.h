@@ -45,10 +45,13 @@ struct bus1_queue_node {
  *
  * A queue is embedded in its peer and shares its lifetime. Only the lock
  * of the queue is taken to stage, commit or dequeue an entry; no lock of
- * another queue is ever held at the same time.
+ * another queue is ever held at the same time. It is a raw spinlock: it
+ * is held for one rbtree operation at most, and a send takes it with
+ * preemption off (see tx.c), which a sleeping lock of PREEMPT_RT would
+ * not allow. Nothing is taken under it.
  */
 struct bus1_queue {
-	spinlock_t lock;	/* guards the fields and queued entries */
+	raw_spinlock_t lock;	/* guards the fields and queued entries */
 	u64 clock;
 	struct rb_root_cached entries;
 	size_t n_entries;

@@ -25,7 +25,11 @@
  *     fault undoes everything. The results are written out after it,
  *     and a fault there undoes everything too.
  *  3. Commit: put the messages into the receivers' queues so that they
- *     appear at one logical time (see queue.c). Nothing can fail any more.
+ *     appear at one logical time (see queue.c). Nothing can fail any
+ *     more, nor sleep: between staging the first message and committing
+ *     the last, the sender neither sleeps nor is preempted, so that no
+ *     receiver waits on it for longer than its bounded work per
+ *     destination.
  *
  * No lock is held across the steps. Each step takes the lock of one
  * object at a time: the sender's handle table, one receiver's slice
@@ -41,6 +45,7 @@
 #include <linux/file.h>
 #include <linux/minmax.h>
 #include <linux/poll.h>
+#include <linux/preempt.h>
 #include <linux/security.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -64,12 +69,15 @@
  * @peer:	owner of @node
  * @msg:	the message for @peer, until it is committed
  * @active:	whether an active reference to @peer is held
+ * @wake:	whether @peer can receive since the commit of a multicast,
+ *		whose receivers are woken once all are committed
  */
 struct bus1_tx_dest {
 	struct bus1_node *node;
 	struct bus1_peer *peer;
 	struct bus1_message *msg;
 	bool active;
+	bool wake;
 };
 
 /* Destinations a transaction keeps on the stack instead of allocating. */
@@ -358,20 +366,14 @@ static void bus1_tx_trace_send(struct bus1_tx *tx, struct bus1_tx_dest *d,
 
 /*
  * Commit @d of @tx at *@ts, or later if its queue's clock is ahead, which
- * *@ts then tells, trace it, and wake its receiver if it can receive now.
- * While the event is on, the trace reads the message's destination
- * before the commit, as the message is the receiver's after it. A unicast
- * wakes it as sockets and pipes wake their reader, @sync: the sender
- * usually waits for the reply next, so the receiver may as well run on
- * the sender's CPU. The receivers of a multicast had better not all.
+ * *@ts then tells, and trace it. While the event is on, the trace reads
+ * the message's destination before the commit, as the message is the
+ * receiver's after it. Takes one queue lock and does not sleep.
  *
- * A receiver that is busy, not waiting, costs no wake-up: the commit
- * published the queue's readiness under the queue lock, and the barrier
- * of wq_has_sleeper() pairs with the one a waiter sets its state with
- * before it tests that readiness.
+ * Return: true if the receiver of @d can receive now.
  */
-static void bus1_tx_commit_one(struct bus1_tx *tx, struct bus1_tx_dest *d,
-			       u64 *ts, bool sync)
+static bool bus1_tx_commit_one(struct bus1_tx *tx, struct bus1_tx_dest *d,
+			       u64 *ts)
 {
 	struct bus1_message *msg = d->msg;
 	u64 destination = 0;
@@ -384,7 +386,23 @@ static void bus1_tx_commit_one(struct bus1_tx *tx, struct bus1_tx_dest *d,
 	ready = bus1_queue_commit_at(&d->peer->queue, &msg->qnode, ts);
 	if (trace_bus1_send_enabled())
 		bus1_tx_trace_send(tx, d, destination, *ts);
-	if (!ready || !wq_has_sleeper(&d->peer->waitq))
+	return ready;
+}
+
+/*
+ * Wake the receiver of @d, which can receive since its commit. A unicast
+ * wakes it as sockets and pipes wake their reader, @sync: the sender
+ * usually waits for the reply next, so the receiver may as well run on
+ * the sender's CPU. The receivers of a multicast had better not all.
+ *
+ * A receiver that is busy, not waiting, costs no wake-up: the commit
+ * published the queue's readiness under the queue lock, and the barrier
+ * of wq_has_sleeper() pairs with the one a waiter sets its state with
+ * before it tests that readiness.
+ */
+static void bus1_tx_wake(struct bus1_tx_dest *d, bool sync)
+{
+	if (!wq_has_sleeper(&d->peer->waitq))
 		return;
 	if (sync)
 		wake_up_interruptible_sync_poll(&d->peer->waitq,
@@ -404,6 +422,20 @@ static void bus1_tx_commit_one(struct bus1_tx *tx, struct bus1_tx_dest *d,
  * staging: it commits right above its queue's clock. The sender's clock
  * then moves past the commit, so whatever the sender does next is ordered
  * after this transaction.
+ *
+ * A staged message holds back everything its receiver would receive
+ * after it, so the sender must not stall between staging and
+ * committing: whatever can sleep or fail (allocation, faults on the
+ * sender's memory, quotas, security modules, node references) happened
+ * in the steps before, and the passed handles are marked carried, under
+ * their owners' mutexes, only after the last commit. In between, the
+ * sender takes one queue lock at a time and inserts into an rbtree, a
+ * fixed amount of work per destination, at most BUS1_DESTINATIONS_MAX of
+ * them; with preemption off, so that the scheduler does not stall it
+ * there either. The queue locks are raw spinlocks and the receivers are
+ * woken only after the last commit, as a wake-up takes a lock that sleeps
+ * on PREEMPT_RT (which the tests do not build). Debug kernels
+ * (CONFIG_DEBUG_ATOMIC_SLEEP) catch anything that would sleep in it.
  */
 static void bus1_tx_commit(struct bus1_tx *tx)
 {
@@ -417,8 +449,11 @@ static void bus1_tx_commit(struct bus1_tx *tx)
 		for (d = tx->dests; !d->msg; d++)
 			;
 		ts = bus1_queue_commit_ts(ts);
-		bus1_tx_commit_one(tx, d, &ts, true);
+		if (bus1_tx_commit_one(tx, d, &ts))
+			bus1_tx_wake(d, true);
 	} else if (tx->n_msgs > 1) {
+		/* No sleeping and no preemption until the last commit. */
+		preempt_disable();
 		for (i = 0; i < tx->n_dests; i++) {
 			d = &tx->dests[i];
 			if (d->msg)
@@ -432,8 +467,13 @@ static void bus1_tx_commit(struct bus1_tx *tx)
 		/* Staged entries commit at @ts exactly. */
 		for (i = 0; i < tx->n_dests; i++)
 			if (tx->dests[i].msg)
-				bus1_tx_commit_one(tx, &tx->dests[i], &ts,
-						   false);
+				tx->dests[i].wake =
+					bus1_tx_commit_one(tx, &tx->dests[i],
+							   &ts);
+		preempt_enable();
+		for (i = 0; i < tx->n_dests; i++)
+			if (tx->dests[i].wake)
+				bus1_tx_wake(&tx->dests[i], false);
 	}
 	bus1_queue_tick(sender_queue, ts);
 	for (i = 0; i < tx->payload->n_handles; i++)

@@ -30,6 +30,7 @@
 #include "peer.h"
 
 static void bus1_peer_teardown_work(struct work_struct *work);
+static void bus1_peer_unpin_work(struct work_struct *work);
 
 static struct bus1_peer *bus1_peer_new(unsigned int flags)
 {
@@ -42,6 +43,7 @@ static struct bus1_peer *bus1_peer_new(unsigned int flags)
 
 	kref_init(&peer->ref);
 	atomic_set(&peer->active, 0);
+	refcount_set(&peer->pins, 1);
 	if (flags & BUS1_PEER_CREDS)
 		__set_bit(BUS1_PEER_BIT_CREDS, &peer->flags);
 	bus1_creds_init(peer);
@@ -51,6 +53,7 @@ static struct bus1_peer *bus1_peer_new(unsigned int flags)
 	spin_lock_init(&peer->spare_lock);
 	INIT_LIST_HEAD(&peer->spare_messages);
 	INIT_WORK(&peer->teardown_work, bus1_peer_teardown_work);
+	INIT_WORK(&peer->unpin_work, bus1_peer_unpin_work);
 	bus1_handles_init(&peer->handles);
 	init_waitqueue_head(&peer->waitq);
 	bus1_queue_init(&peer->queue);
@@ -113,10 +116,28 @@ static void bus1_peer_drop_entry(struct bus1_peer *peer,
 }
 
 /*
+ * Drop the pool, which returns every charge left, and the quota, once the
+ * teardown is done and the last send that copied into the pool let go of
+ * it; then the reference that disconnecting took: the peer may be freed
+ * on return.
+ */
+static void bus1_peer_drop_pool(struct bus1_peer *peer)
+{
+	bus1_pool_deinit(&peer->pool);
+	bus1_quota_deinit(&peer->quota);
+	bus1_peer_put(peer);
+}
+
+static void bus1_peer_unpin_work(struct work_struct *work)
+{
+	bus1_peer_drop_pool(container_of(work, struct bus1_peer, unpin_work));
+}
+
+/*
  * Drop everything the peer holds: destroy its nodes, release its handles,
- * flush its queue and pool, which returns every charge. Runs once, when
- * the peer is disconnected and nobody uses it any more, and drops the
- * reference that disconnecting took: the peer may be freed on return.
+ * flush its queue. Runs once, when the peer is disconnected and nobody
+ * uses it any more; the pool and quota go with the last pin, at once if
+ * no send is copying into the pool. The peer may be freed on return.
  */
 static void bus1_peer_teardown(struct bus1_peer *peer)
 {
@@ -130,9 +151,9 @@ static void bus1_peer_teardown(struct bus1_peer *peer)
 		RB_CLEAR_NODE(&qnode->rb);
 		bus1_peer_drop_entry(peer, bus1_message_from_qnode(qnode));
 	}
-	bus1_pool_deinit(&peer->pool);
-	bus1_quota_deinit(&peer->quota);
-	bus1_peer_put(peer);
+	bus1_quota_leave(&peer->quota);
+	if (refcount_dec_and_test(&peer->pins))
+		bus1_peer_drop_pool(peer);
 }
 
 static void bus1_peer_teardown_work(struct work_struct *work)
@@ -156,9 +177,9 @@ void bus1_peer_leave(struct bus1_peer *peer)
 
 /*
  * Refuse new users from now on; false if that happened before. The peer
- * stays in memory until its teardown ran: whoever holds an active
- * reference, a sender or a node destruction telling a holder, may hold
- * no other reference to it.
+ * stays in memory until its teardown ran and its last pin is gone:
+ * whoever holds an active reference or a pin, a sender or a node
+ * destruction telling a holder, may hold no other reference to it.
  */
 static bool bus1_peer_mark_disconnected(struct bus1_peer *peer)
 {
@@ -266,9 +287,7 @@ struct bus1_peer *bus1_peer_from_file(struct file *file)
 /* Free a peer that never had a file. */
 static void bus1_peer_destroy_new(struct bus1_peer *peer)
 {
-	bus1_pool_deinit(&peer->pool);
-	bus1_quota_deinit(&peer->quota);
-	bus1_peer_put(peer);
+	bus1_peer_drop_pool(peer);
 }
 
 /**

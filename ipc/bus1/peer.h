@@ -13,6 +13,7 @@
 #include <linux/limits.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/refcount.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -36,6 +37,9 @@ struct pid_namespace;
  * @active:	number of calls using @queue, @pool and @handles: the
  *		peer's own system calls and senders to it; plus
  *		BUS1_PEER_DISCONNECTED once the peer is disconnected
+ * @pins:	number of sends that took a pin to copy into @pool without
+ *		an active reference (they keep it until they end), plus
+ *		one until the teardown is done with @queue and @handles
  * @flags:	BUS1_PEER_BIT_* bits
  * @cred:	credentials of the task that created the peer, a counted
  *		reference; every permission check and charge on the peer's
@@ -63,6 +67,7 @@ struct pid_namespace;
  *		others sent it and what it holds (see quota.c)
  * @teardown_work: runs the teardown when a sender dropped the last
  *		active reference
+ * @unpin_work:	drops @pool and @quota when a sender dropped the last pin
  * @spare_message: a freed data message kept for the next one sent to
  *		the peer, or NULL; taken and put back with xchg() and
  *		cmpxchg(), without a lock
@@ -82,11 +87,15 @@ struct pid_namespace;
  * called on it, whichever comes first. Everyone who uses the peer takes
  * an @active reference first, which fails once the peer is disconnected.
  * Whoever drops the last active reference of a disconnected peer tears it
- * down: destroys its nodes, drops its handles, flushes @queue and drops
- * @pool. The peer's own calls do that in place; senders, which may hold
- * locks of other peers, leave it to @teardown_work. Nodes the peer owned
- * that others still hold keep the (torn down) peer in memory until the
- * last of them goes.
+ * down: destroys its nodes, drops its handles and flushes @queue. The
+ * peer's own calls do that in place; senders, which may hold locks of
+ * other peers, leave it to @teardown_work. @pool and @quota go once the
+ * teardown is done and no send copies into the pool any more: a send
+ * holds a pin instead of an active reference while it copies from its
+ * caller's memory, which may stall for as long as the caller likes (see
+ * tx.c), so that it delays neither the teardown nor the notices of the
+ * peer's nodes. Nodes the peer owned that others still hold keep the
+ * (torn down) peer in memory until the last of them goes.
  *
  * Locking order: @recv_lock, then @lock, then the @nodes_lock of any peer,
  * then the lock of any queue or slice allocator and @waitq, then
@@ -98,6 +107,7 @@ struct pid_namespace;
 struct bus1_peer {
 	struct kref ref;
 	atomic_t active;
+	refcount_t pins;
 	unsigned long flags;
 	const struct cred *cred;
 	struct pid *pid;
@@ -112,6 +122,7 @@ struct bus1_peer {
 	struct bus1_pool pool;
 	struct bus1_quota quota;
 	struct work_struct teardown_work;
+	struct work_struct unpin_work;
 	struct bus1_message *spare_message;
 	spinlock_t spare_lock;	/* guards the spare messages */
 	struct list_head spare_messages;
@@ -168,6 +179,33 @@ static inline void bus1_peer_release(struct bus1_peer *peer)
 {
 	if (atomic_dec_return(&peer->active) == BUS1_PEER_DISCONNECTED)
 		schedule_work(&peer->teardown_work);
+}
+
+/**
+ * bus1_peer_pin() - keep the pool of a peer while a send copies into it
+ * @peer:	peer the caller holds an active reference to
+ *
+ * A pin keeps @peer's pool and quota, but not its queue or handles: the
+ * caller may drop its active reference then, so that a disconnect tears
+ * the peer down without waiting for it, and must take an active
+ * reference again (bus1_peer_acquire()) to queue anything.
+ */
+static inline void bus1_peer_pin(struct bus1_peer *peer)
+{
+	refcount_inc(&peer->pins);
+}
+
+/**
+ * bus1_peer_unpin() - drop a pin of a peer
+ * @peer:	peer to unpin, kept in memory by the caller
+ *
+ * The last pin of a torn down peer schedules the release of its pool, so
+ * this may be called under any bus1 lock.
+ */
+static inline void bus1_peer_unpin(struct bus1_peer *peer)
+{
+	if (refcount_dec_and_test(&peer->pins))
+		schedule_work(&peer->unpin_work);
 }
 
 /**

@@ -179,12 +179,13 @@ static size_t bus1_pool_copy_folio(struct folio *folio, size_t offset,
  * faults disabled, marked dirty so that reclaim swaps it out rather than
  * dropping it, and unlocked. A source page that is not present ends the
  * copy of a folio early; it is faulted in with no lock held and the copy
- * goes on, unless the sender is being killed. A killed sender and
+ * goes on, unless the sender is being killed, or unless @may_fault is
+ * false: then the copy ends there with -EAGAIN. A killed sender and
  * rescheduling are checked for between batches of folios, at most
  * PAGEVEC_SIZE folios apart.
  */
 static int bus1_pool_copy(struct bus1_pool *pool, loff_t pos,
-			  struct iov_iter *iter)
+			  struct iov_iter *iter, bool may_fault)
 {
 	struct inode *inode = file_inode(pool->file);
 	pgoff_t last = (pos + iov_iter_count(iter) - 1) >> PAGE_SHIFT;
@@ -219,6 +220,10 @@ static int bus1_pool_copy(struct bus1_pool *pool, loff_t pos,
 		folio_unlock(folio);
 		folio_put(folio);
 		pos += copied;
+		if (copied < bytes && !may_fault) {
+			r = -EAGAIN;
+			break;
+		}
 		if (copied < bytes &&
 		    fault_in_iov_iter_readable(iter, bytes - copied) ==
 		    bytes - copied) {
@@ -239,6 +244,27 @@ static int bus1_pool_copy(struct bus1_pool *pool, loff_t pos,
 	}
 	bus1_pool_drop_batch(&fbatch);
 	return r;
+}
+
+/* bus1_pool_write() and bus1_pool_write_nofault(). */
+static int bus1_pool_write_common(struct bus1_pool *pool,
+				  struct bus1_slice *slice, size_t at,
+				  struct iov_iter *iter, bool may_fault)
+{
+	size_t len = iov_iter_count(iter);
+	struct mem_cgroup *old;
+	int r;
+
+	if (!len)
+		return 0;
+	if (WARN_ON(at > slice->size || len > slice->size - at))
+		return -EINVAL;
+
+	old = set_active_memcg(pool->memcg);
+	r = bus1_pool_copy(pool, slice->offset + at, iter, may_fault);
+	set_active_memcg(old);
+	/* shmem reports a failed memory charge as a full file. */
+	return r == -ENOSPC ? -ENOMEM : r;
 }
 
 /**
@@ -272,20 +298,28 @@ static int bus1_pool_copy(struct bus1_pool *pool, loff_t pos,
 int bus1_pool_write(struct bus1_pool *pool, struct bus1_slice *slice,
 		    size_t at, struct iov_iter *iter)
 {
-	size_t len = iov_iter_count(iter);
-	struct mem_cgroup *old;
-	int r;
+	return bus1_pool_write_common(pool, slice, at, iter, true);
+}
 
-	if (!len)
-		return 0;
-	if (WARN_ON(at > slice->size || len > slice->size - at))
-		return -EINVAL;
-
-	old = set_active_memcg(pool->memcg);
-	r = bus1_pool_copy(pool, slice->offset + at, iter);
-	set_active_memcg(old);
-	/* shmem reports a failed memory charge as a full file. */
-	return r == -ENOSPC ? -ENOMEM : r;
+/**
+ * bus1_pool_write_nofault() - copy into a slice what is present
+ * @pool:	pool the slice belongs to
+ * @slice:	destination
+ * @at:		where in @slice to write, as for bus1_pool_write()
+ * @iter:	the bytes; it is advanced by what was copied
+ *
+ * As bus1_pool_write(), but a source page that is not present is not
+ * faulted in: the copy stops there, so that the caller can let go of
+ * what a fault must not hold up, then go on with bus1_pool_write() at
+ * @at plus what was copied.
+ *
+ * Return: 0 on success, -EAGAIN if a source page is not present, or an
+ * error of bus1_pool_write().
+ */
+int bus1_pool_write_nofault(struct bus1_pool *pool, struct bus1_slice *slice,
+			    size_t at, struct iov_iter *iter)
+{
+	return bus1_pool_write_common(pool, slice, at, iter, false);
 }
 
 /**

@@ -49,6 +49,8 @@ int bus1_pool_check_map(size_t size, unsigned long pgoff,
 int bus1_pool_mmap(struct bus1_pool *pool, struct vm_area_struct *vma);
 int bus1_pool_write(struct bus1_pool *pool, struct bus1_slice *slice,
 		    size_t at, struct iov_iter *iter);
+int bus1_pool_write_nofault(struct bus1_pool *pool, struct bus1_slice *slice,
+			    size_t at, struct iov_iter *iter);
 void bus1_pool_show_fdinfo(struct bus1_pool *pool, struct seq_file *m);
 
 /**

@@ -36,7 +36,12 @@
  * The peers themselves are bounded per user too, by user_max_peers: each
  * costs kernel memory (the peer, its file and inode, its pool's shmem
  * file) that no charge above covers, and files are bounded only per
- * process and system-wide.
+ * process and system-wide. A peer counts until its teardown, not until
+ * its pool goes: a send stalled in its copy keeps the pool of a torn
+ * down receiver (see tx.c), and counting it would let a stalled sender
+ * of another user hold the receiver's user at its limit. What such a
+ * pool holds stays charged to the memory cgroup of the receiver's
+ * creator, and each stalled send is a blocked thread of the sender.
  */
 
 #include <linux/cred.h>
@@ -714,7 +719,8 @@ static void bus1_user_free(struct kref *ref)
  * @uid:	the peer's user: the real uid of the credentials it keeps,
  *		as other per-user limits of the kernel count
  *
- * Counts the peer as one of @uid's until bus1_quota_deinit().
+ * Counts the peer as one of @uid's until bus1_quota_leave() or
+ * bus1_quota_deinit().
  *
  * Return: 0 on success, -EDQUOT if @uid has user_max_peers peers
  * already, -ENOMEM when out of memory.
@@ -726,7 +732,23 @@ int bus1_quota_init(struct bus1_quota *quota, kuid_t uid)
 	memset(quota, 0, sizeof(*quota));
 	quota->usages = RB_ROOT;
 	quota->user = IS_ERR(user) ? NULL : user;
+	quota->counted = !IS_ERR(user);
 	return PTR_ERR_OR_ZERO(user);
+}
+
+/**
+ * bus1_quota_leave() - stop counting a peer as one of its user's
+ * @quota:	quota of a peer whose teardown dropped what it holds
+ *
+ * Its charges may still be returned afterwards, by a send that stalled
+ * while copying into its pool; the peer no longer counts against
+ * user_max_peers meanwhile. Does nothing the second time.
+ */
+void bus1_quota_leave(struct bus1_quota *quota)
+{
+	if (quota->counted)
+		atomic_dec(&quota->user->n_peers);
+	quota->counted = false;
 }
 
 /**
@@ -744,7 +766,7 @@ void bus1_quota_deinit(struct bus1_quota *quota)
 	WARN_ON(!RB_EMPTY_ROOT(&quota->usages));
 	kfree(quota->spare);
 	quota->spare = NULL;
-	atomic_dec(&quota->user->n_peers);
+	bus1_quota_leave(quota);
 	kref_put_mutex(&quota->user->ref, bus1_user_free, &bus1_users_lock);
 	quota->user = NULL;
 }

@@ -119,9 +119,12 @@ struct bus1_usage {
  *		starts charging the peer, or NULL, as bus1_user.spare
  * @peer_id:	what trace events name the peer by, the inode number of
  *		its file (bus1_peer_id()); 0 until the peer has a file
+ * @counted:	whether the peer counts against user_max_peers; cleared
+ *		once, by the peer's teardown
  *
  * Embedded in a peer; @user is set at creation and never changes, nor
- * does @peer_id once it is set, before the peer can be reached. The other
+ * does @peer_id once it is set, before the peer can be reached.
+ * @counted is only changed at creation and by the teardown. The other
  * fields are protected by the lock of @user.
  */
 struct bus1_quota {
@@ -132,9 +135,11 @@ struct bus1_quota {
 	u64 n_usages;
 	struct bus1_usage *spare;
 	u64 peer_id;
+	bool counted;
 };
 
 int bus1_quota_init(struct bus1_quota *quota, kuid_t uid);
+void bus1_quota_leave(struct bus1_quota *quota);
 void bus1_quota_deinit(struct bus1_quota *quota);
 int bus1_quota_charge(struct bus1_quota *quota, kuid_t from,
 		      const u64 *amount, struct bus1_usage **usage);

@@ -23,7 +23,13 @@
  *     receiver installs them; then, for a receiver that asked for it,
  *     the sender's identity (see creds.c). This is the only copy; a
  *     fault undoes everything. The results are written out after it,
- *     and a fault there undoes everything too.
+ *     and a fault there undoes everything too. A page fault on the
+ *     sender's memory can take as long as the sender likes (userfaultfd,
+ *     FUSE), so before the first one the transaction trades its active
+ *     references for pins (bus1_peer_pin()), which keep the receivers'
+ *     pools but let a receiver disconnect and be torn down meanwhile;
+ *     it takes active references again after the copy, and a receiver
+ *     that is gone by then fails its destination with -EHOSTUNREACH.
  *  3. Commit: put the messages into the receivers' queues so that they
  *     appear at one logical time (see queue.c). Nothing can fail any
  *     more, nor sleep: between staging the first message and committing
@@ -37,8 +43,10 @@
  * transactions share a lock only if they share a receiver (or a sender).
  *
  * The active references keep each receiver's pool and queue from being
- * torn down while the transaction uses them; a receiver that disconnected
- * before the transaction reached it fails the send.
+ * torn down while the transaction uses them, the pins only its pool; a
+ * receiver that disconnected before the transaction reached it fails
+ * the send. No active reference is held while a page fault on the
+ * sender's memory is handled.
  */
 
 #include <linux/err.h>
@@ -69,6 +77,7 @@
  * @peer:	owner of @node
  * @msg:	the message for @peer, until it is committed
  * @active:	whether an active reference to @peer is held
+ * @pinned:	whether a pin of @peer is held (bus1_peer_pin())
  * @wake:	whether @peer can receive since the commit of a multicast,
  *		whose receivers are woken once all are committed
  */
@@ -77,6 +86,7 @@ struct bus1_tx_dest {
 	struct bus1_peer *peer;
 	struct bus1_message *msg;
 	bool active;
+	bool pinned;
 	bool wake;
 };
 
@@ -98,6 +108,8 @@ struct bus1_tx_dest {
  * @trailer_size: size of @trailer, 0 if nothing is passed
  * @secctx:	the sender's security context, once a receiver asks for
  *		the sender's identity; NULL before
+ * @pinned:	whether the destinations are pinned instead of active,
+ *		since a fault on the sender's memory
  *
  * Lives on the sender's stack and heap for the duration of one send. Its
  * address is the tie-break key of its messages: no two transactions in
@@ -115,6 +127,7 @@ struct bus1_tx {
 	void *trailer;
 	size_t trailer_size;
 	const struct bus1_secctx *secctx;
+	bool pinned;
 };
 
 /*
@@ -135,6 +148,8 @@ static void bus1_tx_destroy(struct bus1_tx *tx)
 		}
 		if (d->active)
 			bus1_peer_release(d->peer);
+		if (d->pinned)
+			bus1_peer_unpin(d->peer);
 		if (d->node)
 			bus1_node_put(d->node);
 	}
@@ -316,6 +331,49 @@ static int bus1_tx_copy_creds(struct bus1_tx *tx, struct bus1_tx_dest *d)
 }
 
 /*
+ * Before a page fault on the sender's memory: trade the active reference
+ * of each destination for a pin, so that the fault holds up no receiver.
+ */
+static void bus1_tx_pin(struct bus1_tx *tx)
+{
+	struct bus1_tx_dest *d;
+	size_t i;
+
+	for (i = 0; i < tx->n_dests; i++) {
+		d = &tx->dests[i];
+		if (!d->active)
+			continue;
+		bus1_peer_pin(d->peer);
+		d->pinned = true;
+		bus1_peer_release(d->peer);
+		d->active = false;
+	}
+	tx->pinned = true;
+}
+
+/*
+ * Copy the payload into the slice of @d. Without a fault on the sender's
+ * memory, the common case, with the active references held; a page that
+ * is not present is faulted in once they are traded for pins.
+ */
+static int bus1_tx_copy_payload(struct bus1_tx *tx, struct bus1_tx_dest *d)
+{
+	struct iov_iter iter = tx->payload->data;
+	size_t len = iov_iter_count(&iter);
+	int r;
+
+	if (!tx->pinned) {
+		r = bus1_pool_write_nofault(&d->peer->pool, d->msg->slice, 0,
+					    &iter);
+		if (r != -EAGAIN)
+			return r;
+		bus1_tx_pin(tx);
+	}
+	return bus1_pool_write(&d->peer->pool, d->msg->slice,
+			       len - iov_iter_count(&iter), &iter);
+}
+
+/*
  * Step 2: copy the payload into every slice, then the placeholders, then
  * the sender's identity where it is asked for.
  */
@@ -331,8 +389,7 @@ static int bus1_tx_copy(struct bus1_tx *tx)
 		d = &tx->dests[i];
 		if (!d->msg)
 			continue;
-		iter = tx->payload->data;
-		r = bus1_pool_write(&d->peer->pool, d->msg->slice, 0, &iter);
+		r = bus1_tx_copy_payload(tx, d);
 		if (r)
 			return r;
 		if (tx->trailer_size) {
@@ -351,6 +408,75 @@ static int bus1_tx_copy(struct bus1_tx *tx)
 		}
 	}
 	return 0;
+}
+
+/*
+ * Write the per-destination results to @uerrors: with the active
+ * references held only if its page is present, else once they are traded
+ * for pins, as for the copy.
+ */
+static int bus1_tx_write_errors(struct bus1_tx *tx, s32 __user *uerrors)
+{
+	size_t size = tx->n_dests * sizeof(*tx->errors);
+
+	if (!tx->pinned) {
+		if (!copy_to_user_nofault(uerrors, tx->errors, size))
+			return 0;
+		bus1_tx_pin(tx);
+	}
+	return copy_to_user(uerrors, tx->errors, size) ? -EFAULT : 0;
+}
+
+/* Leave @d out: its receiver disconnected while @d was pinned. */
+static void bus1_tx_drop(struct bus1_tx *tx, struct bus1_tx_dest *d)
+{
+	bus1_pool_free(&d->peer->pool, d->msg->slice);
+	bus1_message_free(d->msg, tx->sender);
+	d->msg = NULL;
+	tx->n_msgs--;
+}
+
+/*
+ * After a fault on the sender's memory: take an active reference to each
+ * receiver again. One that disconnected meanwhile fails the send with
+ * -EHOSTUNREACH, or, with per-destination results, is left out and
+ * reported so; the results are then written again, with no active
+ * reference held. Receivers do not come back, so this ends.
+ */
+static int bus1_tx_reacquire(struct bus1_tx *tx, s32 __user *uerrors)
+{
+	struct bus1_tx_dest *d;
+	bool gone;
+	size_t i;
+
+	for (;;) {
+		gone = false;
+		for (i = 0; i < tx->n_dests; i++) {
+			d = &tx->dests[i];
+			if (!d->msg || d->active)
+				continue;
+			if (bus1_peer_acquire(d->peer)) {
+				d->active = true;
+				continue;
+			}
+			if (!tx->errors)
+				return -EHOSTUNREACH;
+			tx->errors[i] = EHOSTUNREACH;
+			bus1_tx_drop(tx, d);
+			gone = true;
+		}
+		if (!gone)
+			return 0;
+		for (i = 0; i < tx->n_dests; i++) {
+			d = &tx->dests[i];
+			if (d->active)
+				bus1_peer_release(d->peer);
+			d->active = false;
+		}
+		if (copy_to_user(uerrors, tx->errors,
+				 tx->n_dests * sizeof(*tx->errors)))
+			return -EFAULT;
+	}
 }
 
 /* Trace the commit of @d at @ts; @destination is the receiver's node ID. */
@@ -502,7 +628,8 @@ static void bus1_tx_commit(struct bus1_tx *tx)
  *
  * Return: 0 on success; -ENXIO if @sender holds no handle of one of @ids
  * or of the passed handle IDs, -ENOTUNIQ if two of @ids are the same,
- * -EHOSTUNREACH if a destination node was destroyed, -ENOSPC if a
+ * -EHOSTUNREACH if a destination node was destroyed or its owner
+ * disconnected, also while the payload was being copied, -ENOSPC if a
  * receiver's pool has no room for the payload, -EDQUOT if the message is
  * over a receiver's quota, a security module's error if it refuses a
  * destination or what the send passes to it, -EFAULT if the payload
@@ -571,9 +698,10 @@ int bus1_tx_send(struct bus1_peer *sender, const u64 *ids, size_t n_ids,
 		r = bus1_tx_each(&tx, bus1_tx_prepare);
 	if (!r)
 		r = bus1_tx_copy(&tx);
-	if (!r && uerrors &&
-	    copy_to_user(uerrors, tx.errors, n_ids * sizeof(*tx.errors)))
-		r = -EFAULT;
+	if (!r && uerrors)
+		r = bus1_tx_write_errors(&tx, uerrors);
+	if (!r && tx.pinned)
+		r = bus1_tx_reacquire(&tx, uerrors);
 	if (!r)
 		bus1_tx_commit(&tx);
 	bus1_tx_destroy(&tx);

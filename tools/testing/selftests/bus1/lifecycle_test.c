@@ -4,7 +4,8 @@
  * bus1_nodes_destroy() and bus1_peer_disconnect(), with every error and
  * that a failed call changes nothing, and the BUS1_MSG_NODE_RELEASE and
  * BUS1_MSG_NODE_DESTROY notices they queue, their withdrawal, their
- * transactions and their order with messages.
+ * transactions and their order with messages; and that a send whose copy
+ * stalls holds up no receiver's end.
  */
 
 #define _GNU_SOURCE
@@ -15,9 +16,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/userfaultfd.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../kselftest_harness.h"
@@ -969,6 +973,209 @@ TEST(disconnect_epoll)
 	EXPECT_EQ(EPOLLHUP, ev.events);
 	close(ep);
 	close(fd);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A send from @buf, on a thread of its own, and its outcome. */
+struct stalled_send {
+	int fd;
+	__u64 dests[2];
+	__s32 errors[2];
+	unsigned int n_dests;
+	void *buf;
+	size_t len;
+	int r, err;
+};
+
+static void *stalled_send_run(void *arg)
+{
+	struct stalled_send *st = arg;
+	struct bus1_vec v = { .ptr = PTR(st->buf), .len = st->len };
+	struct bus1_send s = {
+		.ptr_destinations = PTR(st->dests),
+		.n_destinations = st->n_dests,
+		.ptr_vecs = PTR(&v),
+		.n_vecs = 1,
+	};
+
+	/* A multicast asks for per-destination results. */
+	if (st->n_dests > 1) {
+		s.flags = BUS1_SEND_CONTINUE;
+		s.ptr_errors = PTR(st->errors);
+	}
+	st->r = bus1_send(st->fd, &s, sizeof(s));
+	st->err = errno;
+	return NULL;
+}
+
+/*
+ * A send whose payload runs from a present page into one that
+ * userfaultfd keeps missing stalls in its copy for seconds. Meanwhile another sender reaches the
+ * receiver, the receiver disconnects, and a holder of its node gets the
+ * destruction notice at once. Once the page is there, the stalled send
+ * fails with EHOSTUNREACH; as a multicast with per-destination results
+ * it reports that for the receiver that left, and delivers the payload
+ * to the one that stayed, the part copied before the stall and the part
+ * after it. Then the receiver's charges and its place in user_max_peers
+ * are given back.
+ */
+static void stall_copy(struct __test_metadata *_metadata, bool multicast)
+{
+	const unsigned int nb = BUS1_PEER_CLOEXEC | BUS1_PEER_NONBLOCK;
+	struct uffdio_api api = { .api = UFFD_API };
+	struct stalled_send st = { .len = 64 };
+	const size_t before = 24;
+	struct uffdio_register reg = {};
+	struct uffdio_copy copy = {};
+	int rx, tx, holder, other, keep = -1, uffd, i;
+	unsigned long long peers = 0, bytes = 0, peers0, bytes0;
+	__u64 n, k = 0, h_holder, h_other;
+	const unsigned char *map;
+	struct bus1_recv r = {};
+	struct uffd_msg ev;
+	struct pollfd p;
+	pthread_t thread;
+	char *area, *page;
+	int64_t t0;
+
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC);
+	/* Without CONFIG_USERFAULTFD, or without the right to use it. */
+	if (uffd < 0)
+		SKIP(return, "userfaultfd: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_API, &api));
+	area = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(area != MAP_FAILED);
+	memset(area, 'a', PAGE);
+	reg.range.start = (uintptr_t)area + PAGE;
+	reg.range.len = PAGE;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
+
+	holder = bus1_peer_create(nb);
+	ASSERT_LE(0, holder);
+	/* Others of this user: peers and charges of other tests, if any. */
+	peers0 = fdinfo(holder, "bus1-user-peers");
+	bytes0 = fdinfo(holder, "bus1-user-bytes");
+	rx = bus1_peer_create(nb);
+	tx = bus1_peer_create(BUS1_PEER_CLOEXEC);
+	other = bus1_peer_create(nb);
+	ASSERT_LE(0, rx);
+	ASSERT_LE(0, tx);
+	ASSERT_LE(0, other);
+	ASSERT_EQ(0, bus1_node_create(rx, &n, 0));
+	st.dests[0] = bus1_transfer_id(rx, n, tx);
+	h_holder = bus1_transfer_id(rx, n, holder);
+	h_other = bus1_transfer_id(rx, n, other);
+	ASSERT_NE(0, st.dests[0]);
+	ASSERT_NE(0, h_holder);
+	ASSERT_NE(0, h_other);
+	st.n_dests = 1;
+	if (multicast) {
+		keep = bus1_peer_create(nb);
+		ASSERT_LE(0, keep);
+		ASSERT_EQ(0, bus1_node_create(keep, &k, 0));
+		st.dests[1] = bus1_transfer_id(keep, k, tx);
+		ASSERT_NE(0, st.dests[1]);
+		st.n_dests = 2;
+		st.errors[0] = -1;
+		st.errors[1] = -1;
+	}
+	st.fd = tx;
+	st.buf = area + PAGE - before;
+	ASSERT_EQ(0, pthread_create(&thread, NULL, stalled_send_run, &st));
+
+	/* The copy faults on the missing page and waits for it. */
+	p = (struct pollfd){ .fd = uffd, .events = POLLIN };
+	ASSERT_EQ(1, poll(&p, 1, 10000));
+	ASSERT_EQ((ssize_t)sizeof(ev), read(uffd, &ev, sizeof(ev)));
+	EXPECT_EQ(UFFD_EVENT_PAGEFAULT, ev.event);
+
+	/* Another sender is not held up by it. */
+	EXPECT_EQ(0, send_text(other, h_other, "meanwhile"));
+	EXPECT_TEXT(rx, NULL, n, "meanwhile");
+	usleep(1000 * 1000);
+
+	/* Nor is the receiver's end, nor the notice of its node. */
+	t0 = now_ms();
+	ASSERT_EQ(0, bus1_peer_disconnect(rx, 0));
+	p = (struct pollfd){ .fd = holder, .events = POLLIN };
+	EXPECT_EQ(1, poll(&p, 1, 3000))
+		TH_LOG("no destruction notice while a send to it stalls");
+	EXPECT_GT(1500, now_ms() - t0);
+	EXPECT_NOTICE(holder, BUS1_MSG_NODE_DESTROY, h_holder, 0);
+	usleep(1000 * 1000);
+	EXPECT_EQ(0, st.r);
+	EXPECT_EQ(0, st.err);
+
+	/* The page comes, the copy goes on, the send ends. */
+	page = aligned_alloc(PAGE, PAGE);
+	ASSERT_TRUE(!!page);
+	memset(page, 'z', PAGE);
+	copy.dst = (uintptr_t)area + PAGE;
+	copy.src = (uintptr_t)page;
+	copy.len = PAGE;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_COPY, &copy));
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	if (!multicast) {
+		EXPECT_EQ(-1, st.r);
+		EXPECT_EQ(EHOSTUNREACH, st.err);
+	} else {
+		EXPECT_EQ(0, st.r) TH_LOG("send: %s", strerror(st.err));
+		EXPECT_EQ(EHOSTUNREACH, st.errors[0]);
+		EXPECT_EQ(0, st.errors[1]);
+		map = map_pool(keep);
+		ASSERT_TRUE(!!map);
+		ASSERT_EQ(0, bus1_recv(keep, &r, sizeof(r)));
+		EXPECT_EQ(BUS1_MSG_DATA, r.type);
+		EXPECT_EQ(k, r.destination);
+		ASSERT_EQ(st.len, r.size);
+		for (i = 0; i < (int)st.len; i++)
+			ASSERT_EQ(i < (int)before ? 'a' : 'z', map[r.offset + i]);
+		EXPECT_EQ(0, bus1_slice_release(keep, &r.offset, 1, 0));
+		munmap((void *)map, BUS1_POOL_SIZE);
+	}
+
+	/*
+	 * The receiver's pool goes once the send let go of it: the user of
+	 * these peers counts the ones left, and is charged for nothing.
+	 */
+	for (i = 0; i < 200; i++) {
+		peers = fdinfo(holder, "bus1-user-peers");
+		bytes = fdinfo(holder, "bus1-user-bytes");
+		if (peers == peers0 + (multicast ? 3 : 2) && bytes == bytes0)
+			break;
+		usleep(10 * 1000);
+	}
+	EXPECT_EQ(peers0 + (multicast ? 3 : 2), peers);
+	EXPECT_EQ(bytes0, bytes);
+
+	free(page);
+	munmap(area, 2 * PAGE);
+	close(uffd);
+	close(rx);
+	close(tx);
+	close(holder);
+	close(other);
+	if (keep >= 0)
+		close(keep);
+}
+
+TEST(stalled_copy_unicast)
+{
+	stall_copy(_metadata, false);
+}
+
+TEST(stalled_copy_multicast)
+{
+	stall_copy(_metadata, true);
 }
 
 TEST(bad_fds)

@@ -546,7 +546,9 @@ static int bus1_peer_recv_one(struct bus1_peer *peer, bool nonblock,
 		 * taken would go back to waiting with the entry still queued,
 		 * whenever the holder does not receive again. The holder
 		 * never waits for an entry under the lock, it only delivers
-		 * the one it found, so this wait is as short as a receive.
+		 * the one it found, so this wait is as short as a receive
+		 * (which may fault in the receiver's memory, or give back
+		 * pages of a slice it releases).
 		 */
 		if (mutex_lock_interruptible(&peer->recv_lock))
 			return -ERESTARTSYS;

@@ -11,6 +11,7 @@
 
 #include <linux/cacheflush.h>
 #include <linux/err.h>
+#include <linux/falloc.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/memcontrol.h>
@@ -366,6 +367,82 @@ int bus1_pool_mmap(struct bus1_pool *pool, struct vm_area_struct *vma)
 	vm_flags_mod(vma, VM_DONTEXPAND, VM_MAYWRITE);
 	vma_set_file(vma, pool->file);
 	return call_mmap(pool->file, vma);
+}
+
+/*
+ * Pages of @pool beyond what its slices need once @freeing bytes of them
+ * are freed, and BUS1_POOL_KEEP; 0 if none. Swapped out pages count as
+ * well. Read without a lock: a release acts on what it sees.
+ */
+static size_t bus1_pool_excess(struct bus1_pool *pool, size_t freeing)
+{
+	struct inode *inode = file_inode(pool->file);
+	size_t resident, need;
+
+	resident = (READ_ONCE(inode->i_mapping->nrpages) +
+		    READ_ONCE(SHMEM_I(inode)->swapped)) << PAGE_SHIFT;
+	need = READ_ONCE(pool->slices.allocated) - freeing + BUS1_POOL_KEEP;
+	return resident > need ? resident - need : 0;
+}
+
+/*
+ * Give back up to the excess of @pool (see bus1_pool_excess()) of the
+ * pages that @slice covers whole, from its end: punch a hole with the
+ * pool's own fallocate(), which removes them from the page cache, from
+ * every mapping and from swap, uncharges them, and keeps faults out
+ * meanwhile. Nothing else writes there: the slice is still allocated.
+ * A pool without fallocate() (shmem without tmpfs) keeps its pages; a
+ * failure only leaves them where they are. A page that a mapping of the
+ * pool had pinned (an io_uring buffer, for one) stays with its pin,
+ * detached from the pool.
+ */
+void __bus1_pool_give_back(struct bus1_pool *pool, struct bus1_slice *slice,
+			   size_t freeing)
+{
+	loff_t start = round_up(slice->offset, PAGE_SIZE);
+	loff_t end = round_down(slice->offset + slice->size, PAGE_SIZE);
+	size_t excess = round_down(bus1_pool_excess(pool, freeing), PAGE_SIZE);
+
+	if (!excess || !pool->file->f_op->fallocate)
+		return;
+	start = max_t(loff_t, start, end - (loff_t)excess);
+	if (start >= end)
+		return;
+	pool->file->f_op->fallocate(pool->file,
+				    FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				    start, end - start);
+}
+
+/**
+ * bus1_pool_release() - release slices that user space is done with
+ * @pool:	pool of the receiver
+ * @offsets:	offsets of the slices, as reported by bus1_recv()
+ * @n:		number of offsets
+ *
+ * The pages that the slices cover whole are given back before they are
+ * freed, as far as the pool has pages to spare (see
+ * bus1_pool_give_back()).
+ *
+ * Return: 0 on success, -ENXIO if an offset names no published slice or
+ * is repeated; then nothing is released.
+ */
+int bus1_pool_release(struct bus1_pool *pool, const u64 *offsets, size_t n)
+{
+	struct bus1_slice *slice;
+	size_t freeing = 0;
+	LIST_HEAD(keep);
+	int r;
+
+	r = bus1_slices_release(&pool->slices, offsets, n, &keep);
+	if (r || list_empty(&keep))
+		return r;
+	/* Still allocated, and no longer the receiver's: only ours. */
+	list_for_each_entry(slice, &keep, free_entry)
+		freeing += slice->size;
+	list_for_each_entry(slice, &keep, free_entry)
+		__bus1_pool_give_back(pool, slice, freeing);
+	bus1_slices_free_list(&pool->slices, &keep);
+	return 0;
 }
 
 /**

@@ -31,8 +31,8 @@ struct vm_area_struct;
  * A pool is embedded in its peer. @file and @size are set once by
  * bus1_pool_init() and never change until bus1_pool_deinit(), so reading
  * them needs no lock; @slices has its own lock. Senders use the pool of a
- * receiver only while they hold an active reference to the receiver,
- * which keeps the pool from being torn down under them.
+ * receiver only while they hold an active reference to the receiver, or
+ * a pin, which keeps the pool from being torn down under them.
  */
 struct bus1_pool {
 	struct file *file;
@@ -40,6 +40,13 @@ struct bus1_pool {
 	struct bus1_slices slices;
 	struct mem_cgroup *memcg;
 };
+
+/*
+ * Bytes of released pool pages a pool keeps for the next messages: a
+ * receiver in steady state reuses the same pages, which a give-back would
+ * only free and the next message allocate, zero and charge again.
+ */
+#define BUS1_POOL_KEEP	(2U << 20)
 
 int bus1_pool_init(struct bus1_pool *pool, size_t size,
 		   struct bus1_quota *quota);
@@ -52,6 +59,28 @@ int bus1_pool_write(struct bus1_pool *pool, struct bus1_slice *slice,
 int bus1_pool_write_nofault(struct bus1_pool *pool, struct bus1_slice *slice,
 			    size_t at, struct iov_iter *iter);
 void bus1_pool_show_fdinfo(struct bus1_pool *pool, struct seq_file *m);
+void __bus1_pool_give_back(struct bus1_pool *pool, struct bus1_slice *slice,
+			   size_t freeing);
+
+/**
+ * bus1_pool_give_back() - return pages of a slice that is released
+ * @pool:	pool the slice belongs to
+ * @slice:	the slice, still allocated, which nobody writes or reads
+ *		any more; the caller frees it right after
+ *
+ * If the pool has more pages than its slices need once @slice is freed,
+ * by over BUS1_POOL_KEEP, up to that excess of the pages that lie wholly
+ * inside @slice go back to the system, and their charge to the pool's
+ * memory cgroup with them. The pages @slice shares with its neighbours
+ * stay. A slice that covers no whole page, as every message smaller
+ * than a page, costs one comparison. May sleep.
+ */
+static inline void bus1_pool_give_back(struct bus1_pool *pool,
+				       struct bus1_slice *slice)
+{
+	if (bus1_slice_has_page(slice))
+		__bus1_pool_give_back(pool, slice, slice->size);
+}
 
 /**
  * bus1_pool_alloc() - allocate a slice of a pool for a message
@@ -102,23 +131,12 @@ static inline void bus1_pool_publish(struct bus1_pool *pool,
 				     struct bus1_slice *slice,
 				     struct bus1_slice *release)
 {
+	if (release)
+		bus1_pool_give_back(pool, release);
 	bus1_slices_publish(&pool->slices, slice, release);
 }
 
-/**
- * bus1_pool_release() - release slices that user space is done with
- * @pool:	pool of the receiver
- * @offsets:	offsets of the slices, as reported by bus1_recv()
- * @n:		number of offsets
- *
- * Return: 0 on success, -ENXIO if an offset names no published slice or
- * is repeated; then nothing is released.
- */
-static inline int bus1_pool_release(struct bus1_pool *pool,
-				    const u64 *offsets, size_t n)
-{
-	return bus1_slices_release(&pool->slices, offsets, n);
-}
+int bus1_pool_release(struct bus1_pool *pool, const u64 *offsets, size_t n);
 
 /**
  * bus1_pool_claim() - reserve a published slice for a later release
@@ -144,6 +162,8 @@ static inline struct bus1_slice *bus1_pool_claim(struct bus1_pool *pool,
 static inline void bus1_pool_unclaim(struct bus1_pool *pool,
 				     struct bus1_slice *slice, bool release)
 {
+	if (release)
+		bus1_pool_give_back(pool, slice);
 	bus1_slices_unclaim(&pool->slices, slice, release);
 }
 

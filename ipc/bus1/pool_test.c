@@ -190,6 +190,59 @@ static void bus1_pool_test_write_small(struct kunit *test)
 	bus1_pool_deinit(&pool);
 }
 
+/*
+ * A released slice gives back its whole pages only beyond BUS1_POOL_KEEP
+ * of pages the pool does not need, and no more than that excess, from
+ * its end; the page it shares with a neighbour, and what the neighbour
+ * holds there, stay.
+ */
+static void bus1_pool_test_give_back(struct kunit *test)
+{
+	const size_t keep = BUS1_POOL_KEEP;
+	struct bus1_pool pool = {};
+	struct bus1_slice *a, *b;
+	unsigned long before;
+	char back[4];
+	loff_t pos;
+
+	bus1_pool_test_need_tmpfs(test);
+	KUNIT_ASSERT_EQ(test, bus1_pool_init(&pool, 2 * keep, NULL), 0);
+
+	/* Half of what is kept: nothing goes. */
+	a = bus1_pool_alloc(&pool, keep / 2);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(a));
+	KUNIT_ASSERT_EQ(test, vfs_fallocate(pool.file, 0, 0, keep / 2), 0);
+	before = pool.file->f_mapping->nrpages;
+	KUNIT_EXPECT_EQ(test, before, (unsigned long)(keep / 2 / PAGE_SIZE));
+	bus1_pool_give_back(&pool, a);
+	KUNIT_EXPECT_EQ(test, pool.file->f_mapping->nrpages, before);
+	bus1_pool_free(&pool, a);
+
+	/*
+	 * One and a half of it, and b right behind in a's last page: once a
+	 * is freed, the pool has half of what is kept, and a page, to spare.
+	 */
+	a = bus1_pool_alloc(&pool, keep + keep / 2 + 64);
+	b = bus1_pool_alloc(&pool, 64);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(a));
+	KUNIT_ASSERT_FALSE(test, IS_ERR(b));
+	KUNIT_ASSERT_EQ(test, b->offset, a->offset + a->size);
+	KUNIT_ASSERT_EQ(test, vfs_fallocate(pool.file, 0, 0,
+					    b->offset + b->size), 0);
+	KUNIT_EXPECT_EQ(test, write_str(&pool, b, 0, "bbb"), 0);
+	before = pool.file->f_mapping->nrpages;
+	bus1_pool_give_back(&pool, a);
+	KUNIT_EXPECT_EQ(test, pool.file->f_mapping->nrpages,
+			before - keep / 2 / PAGE_SIZE);
+	pos = b->offset;
+	KUNIT_EXPECT_EQ(test, kernel_read(pool.file, back, 3, &pos), 3L);
+	KUNIT_EXPECT_EQ(test, memcmp(back, "bbb", 3), 0);
+
+	bus1_pool_free(&pool, b);
+	bus1_pool_free(&pool, a);
+	bus1_pool_deinit(&pool);
+}
+
 #define TEST_BATCH_PAGES	(PAGEVEC_SIZE + 10)
 
 /*
@@ -270,6 +323,7 @@ static struct kunit_case bus1_pool_test_cases[] = {
 	KUNIT_CASE(bus1_pool_test_map_bounds),
 	KUNIT_CASE(bus1_pool_test_write),
 	KUNIT_CASE(bus1_pool_test_write_small),
+	KUNIT_CASE(bus1_pool_test_give_back),
 	KUNIT_CASE(bus1_pool_test_write_batched),
 	{}
 };

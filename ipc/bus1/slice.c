@@ -173,7 +173,7 @@ struct bus1_slice *bus1_slices_alloc(struct bus1_slices *slices, size_t size)
 	}
 	slice->busy = true;
 	rb_add(&slice->rb, &slices->busy, bus1_slice_less);
-	slices->allocated += slice->size;
+	WRITE_ONCE(slices->allocated, slices->allocated + slice->size);
 	slices->n_busy++;
 	spin_unlock(&slices->lock);
 
@@ -214,7 +214,7 @@ static void bus1_slices_unlink(struct bus1_slices *slices,
 	rb_erase(&slice->rb, &slices->busy);
 	slice->busy = false;
 	slice->published = false;
-	slices->allocated -= slice->size;
+	WRITE_ONCE(slices->allocated, slices->allocated - slice->size);
 	slices->n_busy--;
 
 	if (!list_is_last(&slice->entry, &slices->all))
@@ -310,14 +310,20 @@ void bus1_slices_free(struct bus1_slices *slices, struct bus1_slice *slice)
  * @slices:	allocator the slices came from
  * @offsets:	offsets of the slices
  * @n:		number of offsets
+ * @keep:	list for the slices that cover a whole page, or NULL
  *
  * All or nothing: if one offset does not name a published slice, or names
  * one already named earlier in @offsets, no slice is released.
  *
+ * With @keep, a slice that covers a whole page (bus1_slice_has_page()) is
+ * not freed but added to @keep by its @free_entry, allocated and no
+ * longer published, so that the caller can give its pages back before it
+ * frees it with bus1_slices_free_list().
+ *
  * Return: 0 on success, -ENXIO if an offset names no published slice.
  */
 int bus1_slices_release(struct bus1_slices *slices, const u64 *offsets,
-			size_t n)
+			size_t n, struct list_head *keep)
 {
 	struct bus1_slice *slice;
 	size_t i;
@@ -336,10 +342,32 @@ int bus1_slices_release(struct bus1_slices *slices, const u64 *offsets,
 		spin_unlock(&slices->lock);
 		return -ENXIO;
 	}
-	for (i = 0; i < n; i++)
-		bus1_slices_unlink(slices, bus1_slices_find(slices, offsets[i]));
+	for (i = 0; i < n; i++) {
+		slice = bus1_slices_find(slices, offsets[i]);
+		if (keep && bus1_slice_has_page(slice))
+			list_add_tail(&slice->free_entry, keep);
+		else
+			bus1_slices_unlink(slices, slice);
+	}
 	spin_unlock(&slices->lock);
 	return 0;
+}
+
+/**
+ * bus1_slices_free_list() - free the slices bus1_slices_release() kept
+ * @slices:	allocator the slices came from
+ * @list:	the slices, linked by @free_entry; emptied
+ */
+void bus1_slices_free_list(struct bus1_slices *slices, struct list_head *list)
+{
+	struct bus1_slice *slice, *tmp;
+
+	spin_lock(&slices->lock);
+	list_for_each_entry_safe(slice, tmp, list, free_entry) {
+		list_del(&slice->free_entry);
+		bus1_slices_unlink(slices, slice);
+	}
+	spin_unlock(&slices->lock);
 }
 
 /**

@@ -8,6 +8,8 @@
  */
 
 #include <linux/list.h>
+#include <linux/math.h>
+#include <linux/mm.h>
 #include <linux/rbtree.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
@@ -29,7 +31,9 @@ struct bus1_usage;
  * struct bus1_slice - a range of a pool, allocated or free
  * @entry:	link in bus1_slices.all, or in bus1_slices.spares while the
  *		structure is kept for a later split
- * @free_entry:	link in bus1_slices.free while free
+ * @free_entry:	link in bus1_slices.free while free; while allocated, a
+ *		link in a list private to whoever releases it
+ *		(bus1_slices_release())
  * @rb:		link in bus1_slices.busy while allocated
  * @offset:	start in the pool, a multiple of BUS1_SLICE_ALIGN
  * @size:	length in bytes, a multiple of BUS1_SLICE_ALIGN
@@ -87,6 +91,17 @@ struct bus1_slices {
 	unsigned int n_spares;
 };
 
+/*
+ * Whether @slice covers a whole page of its pool: pages that no other
+ * slice shares, which its release can give back. Messages of a few KiB
+ * and less cover none, so that their release costs this test only.
+ */
+static inline bool bus1_slice_has_page(const struct bus1_slice *slice)
+{
+	return round_up(slice->offset, PAGE_SIZE) + PAGE_SIZE <=
+	       slice->offset + slice->size;
+}
+
 int bus1_slices_init(struct bus1_slices *slices, size_t size,
 		     struct bus1_quota *quota);
 void bus1_slices_deinit(struct bus1_slices *slices);
@@ -97,7 +112,8 @@ void bus1_slices_publish(struct bus1_slices *slices, struct bus1_slice *slice,
 			 struct bus1_slice *release);
 void bus1_slices_free(struct bus1_slices *slices, struct bus1_slice *slice);
 int bus1_slices_release(struct bus1_slices *slices, const u64 *offsets,
-			size_t n);
+			size_t n, struct list_head *keep);
+void bus1_slices_free_list(struct bus1_slices *slices, struct list_head *list);
 struct bus1_slice *bus1_slices_claim(struct bus1_slices *slices, u64 offset);
 void bus1_slices_unclaim(struct bus1_slices *slices, struct bus1_slice *slice,
 			 bool release);

@@ -29,7 +29,7 @@ static size_t alloc_offset(struct kunit *test, struct bus1_slices *slices,
 
 static int release(struct bus1_slices *slices, u64 offset)
 {
-	return bus1_slices_release(slices, &offset, 1);
+	return bus1_slices_release(slices, &offset, 1, NULL);
 }
 
 static void bus1_slice_test_aligned_and_packed(struct kunit *test)
@@ -225,18 +225,51 @@ static void bus1_slice_test_release_all_or_nothing(struct kunit *test)
 	off[1] = alloc_offset(test, &s, 64);
 	off[2] = off[0];
 	/* A repeated offset fails the whole call; nothing is released. */
-	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, off, 3), -ENXIO);
+	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, off, 3, NULL), -ENXIO);
 	KUNIT_EXPECT_EQ(test, s.n_busy, 2UL);
 	/* So does an unknown one at the end. */
 	off[2] = 4000;
-	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, off, 3), -ENXIO);
+	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, off, 3, NULL), -ENXIO);
 	KUNIT_EXPECT_EQ(test, s.n_busy, 2UL);
 	/* An offset that does not fit in size_t names no slice either. */
 	off[2] = U64_MAX;
-	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, off, 3), -ENXIO);
-	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, off, 2), 0);
+	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, off, 3, NULL), -ENXIO);
+	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, off, 2, NULL), 0);
 	KUNIT_EXPECT_EQ(test, s.n_busy, 0UL);
-	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, off, 0), 0);
+	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, off, 0, NULL), 0);
+	bus1_slices_deinit(&s);
+}
+
+/*
+ * With a list to keep them, a release keeps the slices that cover a whole
+ * page, allocated and unpublished, for the pool to give their pages back;
+ * the others are freed at once.
+ */
+static void bus1_slice_test_release_keeps_pages(struct kunit *test)
+{
+	struct bus1_slice *slice;
+	struct bus1_slices s;
+	LIST_HEAD(keep);
+	u64 off[3];
+
+	KUNIT_ASSERT_EQ(test, bus1_slices_init(&s, 4 * PAGE_SIZE, NULL), 0);
+	off[0] = alloc_offset(test, &s, 64);
+	/* From 64 to 64 + 2 pages: the second page is all its own. */
+	off[1] = alloc_offset(test, &s, 2 * PAGE_SIZE);
+	/* One page long, but across two. */
+	off[2] = alloc_offset(test, &s, PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, bus1_slices_release(&s, off, 3, &keep), 0);
+	KUNIT_EXPECT_EQ(test, s.n_busy, 1UL);
+	KUNIT_ASSERT_TRUE(test, list_is_singular(&keep));
+	slice = list_first_entry(&keep, struct bus1_slice, free_entry);
+	KUNIT_EXPECT_EQ(test, (u64)slice->offset, off[1]);
+	KUNIT_EXPECT_FALSE(test, slice->published);
+	/* Released already: user space cannot name it again. */
+	KUNIT_EXPECT_EQ(test, release(&s, off[1]), -ENXIO);
+	bus1_slices_free_list(&s, &keep);
+	KUNIT_EXPECT_TRUE(test, list_empty(&keep));
+	KUNIT_EXPECT_EQ(test, s.n_busy, 0UL);
+	KUNIT_EXPECT_EQ(test, s.allocated, 0UL);
 	bus1_slices_deinit(&s);
 }
 
@@ -293,6 +326,7 @@ static struct kunit_case bus1_slice_test_cases[] = {
 	KUNIT_CASE(bus1_slice_test_release_errors),
 	KUNIT_CASE(bus1_slice_test_unpublished),
 	KUNIT_CASE(bus1_slice_test_release_all_or_nothing),
+	KUNIT_CASE(bus1_slice_test_release_keeps_pages),
 	KUNIT_CASE(bus1_slice_test_claim),
 	{}
 };

@@ -38,6 +38,7 @@
 #include "bus1_test.h"
 
 #define MIB		(1024UL * 1024UL)
+#define POOL_KEEP	(2 * MIB)	/* released pool pages a pool keeps */
 #define ALIGN8(x)	(((__u64)(x) + 7) & ~(__u64)7)
 
 /* Users nothing else uses; each test takes its own hundred uids. */
@@ -1678,6 +1679,7 @@ TEST_F_TIMEOUT(quota, memcg_pool_pages, 120)
 	const long long slack = 64LL * PAGE * sysconf(_SC_NPROCESSORS_ONLN);
 	char home[128], buf[256], *p;
 	long long r0, r1, r2 = -1, s0, s1;
+	struct bus1_recv rv = {};
 	const char *rcv, *snd;
 	__u64 node, h;
 	struct statfs sfs;
@@ -1742,8 +1744,27 @@ TEST_F_TIMEOUT(quota, memcg_pool_pages, 120)
 	       s1 - s0);
 	EXPECT_LE((long long)len - slack, r1 - r0);
 	EXPECT_GT((long long)len / 4, s1 - s0);
+	EXPECT_LE(len, fdinfo(r, "bus1-pool-resident"));
 
-	/* The pool gone, its pages are no longer charged. */
+	/*
+	 * Received and released, the slice gives its pages back, and their
+	 * charge: the pool's memory follows what the peer holds, not its
+	 * peak, to within the 2 MiB a pool keeps for the next messages and
+	 * the pages at the slice's edges.
+	 */
+	ASSERT_EQ(0, bus1_recv(r, &rv, sizeof(rv)));
+	ASSERT_EQ(len, rv.size);
+	ASSERT_EQ(0, bus1_slice_release(r, &rv.offset, 1, 0));
+	EXPECT_GE(POOL_KEEP + 2 * PAGE, fdinfo(r, "bus1-pool-resident"));
+	EXPECT_LE(POOL_KEEP - PAGE, fdinfo(r, "bus1-pool-resident"));
+	r2 = cg_current(rcv);
+	TH_LOG("released: receiver's cgroup %+lld bytes", r2 - r1);
+	EXPECT_LE((long long)(len - POOL_KEEP) - slack, r1 - r2);
+
+	/* Filled again and never read: the pool gone, nothing is charged. */
+	ASSERT_EQ(0, send_full(s, &h, 1, src, len, NULL, 0, NULL, 0, NULL))
+		TH_LOG("send: %s", strerror(errno));
+	r1 = cg_current(rcv);
 	close(r);
 	for (i = 0; i < 500; i++) {
 		r2 = cg_current(rcv);

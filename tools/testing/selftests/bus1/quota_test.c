@@ -124,12 +124,12 @@ static int file_put(const char *path, const char *text)
 	return -1;
 }
 
-static int limit_get(int scope, int res, unsigned int *val)
+/* Read the unsigned int in the file @path, a sysctl. */
+static int uint_get(const char *path, unsigned int *val)
 {
 	unsigned long long v;
-	char path[96], buf[32], *end;
+	char buf[32], *end;
 
-	limit_path(path, sizeof(path), scope, res);
 	if (file_get(path, buf, sizeof(buf)))
 		return -1;
 	v = strtoull(buf, &end, 10);
@@ -139,6 +139,14 @@ static int limit_get(int scope, int res, unsigned int *val)
 	}
 	*val = v;
 	return 0;
+}
+
+static int limit_get(int scope, int res, unsigned int *val)
+{
+	char path[96];
+
+	limit_path(path, sizeof(path), scope, res);
+	return uint_get(path, val);
 }
 
 static int limit_put_str(int scope, int res, const char *text)
@@ -173,18 +181,7 @@ static int limit_put_err(int scope, int res, unsigned long long val)
 /* user_max_peers, the peers a user may have at once. */
 static int peers_limit_get(unsigned int *val)
 {
-	unsigned long long v;
-	char buf[32], *end;
-
-	if (file_get(PEERS_LIMIT, buf, sizeof(buf)))
-		return -1;
-	v = strtoull(buf, &end, 10);
-	if (end == buf || (*end && *end != '\n') || v > UINT_MAX) {
-		errno = EIO;
-		return -1;
-	}
-	*val = v;
-	return 0;
+	return uint_get(PEERS_LIMIT, val);
 }
 
 static int peers_limit_put_str(const char *text)

@@ -57,7 +57,11 @@ int bus1_pool_init(struct bus1_pool *pool, size_t size,
 	file = shmem_kernel_file_setup("bus1-pool", size, VM_NORESERVE);
 	if (IS_ERR(file)) {
 		bus1_slices_deinit(&pool->slices);
-		return PTR_ERR(file);
+		/*
+		 * The kernel's shmem mount has no inode limit: ENOSPC there
+		 * means no memory for the inode.
+		 */
+		return PTR_ERR(file) == -ENOSPC ? -ENOMEM : PTR_ERR(file);
 	}
 
 	pool->file = file;

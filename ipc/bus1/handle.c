@@ -26,6 +26,7 @@
 #include <linux/err.h>
 #include <linux/lockdep.h>
 #include <linux/rbtree.h>
+#include <linux/sched.h>
 #include <linux/security.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
@@ -158,29 +159,78 @@ void bus1_handles_init(struct bus1_handles *handles)
 	handles->resolve_seq = 0;
 }
 
+/*
+ * The notices one transaction of a disconnecting peer's node destruction
+ * stages at most, unless a single node has more holders, and the handles
+ * it looks at to find its nodes: the locks are dropped and the CPU given
+ * up between two such transactions, so that closing a peer that owns or
+ * holds any number of handles holds no lock for long.
+ */
+#define BUS1_DESTROY_BATCH	256
+#define BUS1_DESTROY_SCAN	(4 * BUS1_DESTROY_BATCH)
+
+/* The first handle of @peer with an ID of at least @id, or NULL. */
+static struct bus1_handle *bus1_handle_find_from(struct bus1_peer *peer,
+						 u64 id)
+{
+	struct rb_node *n = peer->handles.by_id.rb_node;
+	struct bus1_handle *h, *found = NULL;
+
+	lockdep_assert_held(&peer->lock);
+	while (n) {
+		h = rb_entry(n, struct bus1_handle, by_id);
+		if (h->id >= id) {
+			found = h;
+			n = n->rb_left;
+		} else {
+			n = n->rb_right;
+		}
+	}
+	return found;
+}
+
 /**
  * bus1_handles_destroy_owned() - destroy every node a peer owns
  * @peer:	the disconnecting peer
  *
- * One transaction destroys all of them; their holders are told.
+ * The nodes are destroyed in transactions of up to BUS1_DESTROY_BATCH
+ * notices each, as bus1_nodes_destroy() destroys them; their holders are
+ * told. @peer is disconnected: it gets no new nodes or handles meanwhile,
+ * so the walk through its handles, by ID, misses none.
  */
 void bus1_handles_destroy_owned(struct bus1_peer *peer)
 {
 	struct bus1_handle *handle;
-	struct rb_node *n;
+	struct bus1_node *node;
+	u64 next = 0, notices, scanned;
 	LIST_HEAD(set);
 
-	mutex_lock(&peer->lock);
-	mutex_lock(&peer->nodes_lock);
-	for (n = rb_first(&peer->handles.by_id); n; n = rb_next(n)) {
-		handle = rb_entry(n, struct bus1_handle, by_id);
-		if (handle->node->owner == peer && !handle->node->destroy_ts)
-			list_add_tail(&handle->node->destroy_link, &set);
-	}
-	if (!list_empty(&set))
-		bus1_nodes_destroy_locked(peer, &set);
-	mutex_unlock(&peer->nodes_lock);
-	mutex_unlock(&peer->lock);
+	do {
+		notices = 0;
+		scanned = 0;
+		mutex_lock(&peer->lock);
+		mutex_lock(&peer->nodes_lock);
+		handle = bus1_handle_find_from(peer, next);
+		for (; handle && scanned < BUS1_DESTROY_SCAN;
+		     handle = rb_entry_safe(rb_next(&handle->by_id),
+					    struct bus1_handle, by_id)) {
+			node = handle->node;
+			scanned++;
+			if (node->owner != peer || node->destroy_ts)
+				continue;
+			/* The owner is disconnected: only the others are told. */
+			if (notices && notices + node->n_foreign > BUS1_DESTROY_BATCH)
+				break;
+			list_add_tail(&node->destroy_link, &set);
+			notices += node->n_foreign;
+		}
+		next = handle ? handle->id : 0;
+		if (!list_empty(&set))
+			bus1_nodes_destroy_locked(peer, &set);
+		mutex_unlock(&peer->nodes_lock);
+		mutex_unlock(&peer->lock);
+		cond_resched();
+	} while (handle);
 }
 
 /**
@@ -206,6 +256,7 @@ void bus1_handles_flush(struct bus1_peer *peer)
 		bus1_handle_uncharge(peer, handle);
 		bus1_node_unlink(handle->node, handle);
 		bus1_handle_put(handle);
+		cond_resched();
 	}
 }
 

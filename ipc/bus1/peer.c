@@ -16,6 +16,7 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/poll.h>
+#include <linux/sched.h>
 #include <linux/security.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
@@ -138,6 +139,8 @@ static void bus1_peer_unpin_work(struct work_struct *work)
  * flush its queue. Runs once, when the peer is disconnected and nobody
  * uses it any more; the pool and quota go with the last pin, at once if
  * no send is copying into the pool. The peer may be freed on return.
+ * Runs in process context, and gives up the CPU as it goes: a peer may
+ * own, hold and have queued tens of thousands of objects.
  */
 static void bus1_peer_teardown(struct bus1_peer *peer)
 {
@@ -150,6 +153,7 @@ static void bus1_peer_teardown(struct bus1_peer *peer)
 	rbtree_postorder_for_each_entry_safe(qnode, tmp, &all, rb) {
 		RB_CLEAR_NODE(&qnode->rb);
 		bus1_peer_drop_entry(peer, bus1_message_from_qnode(qnode));
+		cond_resched();
 	}
 	bus1_quota_leave(&peer->quota);
 	if (refcount_dec_and_test(&peer->pins))

@@ -178,7 +178,7 @@ static inline bool bus1_peer_acquire(struct bus1_peer *peer)
 static inline void bus1_peer_release(struct bus1_peer *peer)
 {
 	if (atomic_dec_return(&peer->active) == BUS1_PEER_DISCONNECTED)
-		schedule_work(&peer->teardown_work);
+		queue_work(system_unbound_wq, &peer->teardown_work);
 }
 
 /**
@@ -205,7 +205,7 @@ static inline void bus1_peer_pin(struct bus1_peer *peer)
 static inline void bus1_peer_unpin(struct bus1_peer *peer)
 {
 	if (refcount_dec_and_test(&peer->pins))
-		schedule_work(&peer->unpin_work);
+		queue_work(system_unbound_wq, &peer->unpin_work);
 }
 
 /**

@@ -18,6 +18,7 @@
 #include <linux/err.h>
 #include <linux/lockdep.h>
 #include <linux/rbtree.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include "quota.h"
@@ -96,6 +97,7 @@ void bus1_slices_deinit(struct bus1_slices *slices)
 		if (slice->busy)
 			bus1_slice_uncharge(slices, slice);
 		kfree(slice);
+		cond_resched();
 	}
 	list_for_each_entry_safe(slice, tmp, &slices->spares, entry)
 		kfree(slice);

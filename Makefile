@@ -6,6 +6,8 @@
 #   make run           build the patched kernel, boot it, run the demo
 #   make shell         the same, then stay at a shell in the guest
 #   make test          every gate and test; ONLY=... runs one part
+#   make fuzz          the fuzzer in the x86_64 test guest for
+#                      FUZZ_SECONDS (600)
 #   make bench         build the bench kernel, run bench/ in QEMU, write
 #                      bench/results/DATE.{md,csv,png}
 #   make series        regenerate patches/ from the overlay
@@ -13,8 +15,9 @@
 #   make clean         drop the build products, keep the base tree
 
 ONLY ?=
+FUZZ_SECONDS ?= 600
 
-.PHONY: setup run shell test bench series check-series clean
+.PHONY: setup run shell test fuzz bench series check-series clean
 
 setup:
 	bash scripts/setup.sh
@@ -27,6 +30,9 @@ shell:
 
 test:
 	bash scripts/test.sh $(ONLY)
+
+fuzz:
+	bash scripts/fuzz.sh $(FUZZ_SECONDS)
 
 bench:
 	bash scripts/bench.sh

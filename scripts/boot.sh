@@ -3,11 +3,13 @@
 # Boot the built kernel and guest of one architecture in QEMU (TCG).
 #
 #   boot.sh ARCH test [ONLY]    run the tests, console to build/logs/
+#   boot.sh ARCH fuzz SECONDS   run the fuzzer alone, console likewise
 #   boot.sh ARCH demo [shell]   run the demo on the terminal, then
 #                               optionally stay at a shell in the guest
 #
 # ONLY: "kunit" or "kunit:GLOB" for KUnit alone, SUITE or SUITE:TEST for
 # one selftest program or one of its tests.
+# BUS1_FUZZ_SECONDS adds a fuzzer run of that length to a whole test run.
 # BUS1_BOOT_TIMEOUT (seconds) bounds a test boot; a guest that hangs fails.
 
 . "$(dirname "$0")/lib.sh"
@@ -53,16 +55,18 @@ if [ "$mode" = demo ]; then
 	grep -q "BUS1-DEMO-END rc=0" "$log" || die "the demo failed (see ${log#"$TOP"/})"
 	exit 0
 fi
-[ "$mode" = test ] || die "unknown mode: $mode"
-
-case $arg in
-"") ;;
-kunit) cmdline+=" bus1.only=none" ;;
-kunit:*) cmdline+=" bus1.only=none kunit.filter_glob=${arg#kunit:}" ;;
-*) cmdline+=" bus1.only=$arg kunit.enable=0" ;;
+fuzz=${BUS1_FUZZ_SECONDS:-0}
+case $mode:$arg in
+test:) ;;
+test:kunit) cmdline+=" bus1.only=none" ;;
+test:kunit:*) cmdline+=" bus1.only=none kunit.filter_glob=${arg#kunit:}" ;;
+test:*) cmdline+=" bus1.only=$arg kunit.enable=0" fuzz=0 ;;
+fuzz:[1-9]*) cmdline+=" kunit.enable=0" fuzz=$arg ;;
+*) die "unknown mode: $mode $arg" ;;
 esac
+[ "$fuzz" = 0 ] || cmdline+=" bus1.fuzz=$fuzz"
 
-limit=${BUS1_BOOT_TIMEOUT:-900}
+limit=$((${BUS1_BOOT_TIMEOUT:-900} + fuzz))
 note "booting $arch ($flavour): $cmdline"
 start=$SECONDS
 rc=0

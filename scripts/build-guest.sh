@@ -3,8 +3,9 @@
 # Build what runs inside the guest for one architecture: the bus1
 # selftests (through their kselftest Makefile, statically linked, against
 # the uapi headers of the test kernel), libbus1's test, the service bus
-# example (examples/service-bus) with its test, the demo, the sample the
-# kernel build made, busybox and /init, packed into an initramfs.
+# example (examples/service-bus) with its test, the demo, the fuzzer
+# (fuzz/), the sample the kernel build made, busybox and /init, packed
+# into an initramfs.
 #
 #   build-guest.sh ARCH [FLAVOUR]
 
@@ -121,6 +122,9 @@ fi
 "$cc" -static -O2 -Wall -Werror -I"$TOP/libbus1/include" \
 	-o "$root/bus1/bus1-demo" "$TOP/scripts/demo/bus1-demo.c" \
 	"$G/libbus1-native/libbus1.a" || die "building the demo failed"
+# The fuzzer: "make fuzz", and a short run in the full "make test".
+"$cc" -static -O2 -Wall -Werror -isystem "$O/usr/include" \
+	-o "$root/bus1/bus1-fuzz" "$TOP/fuzz/bus1-fuzz.c" || die "building the fuzzer failed"
 # libbus1_test runs the README's example.
 readme_example >"$G/readme-example.c"
 "$cc" -static -O2 -Wall -Werror -I"$TOP/libbus1/include" \

@@ -3,14 +3,14 @@
 """Judge a test guest's console log.
 
   parse-results.py LOG LABEL --kunit SUITE... --selftests PROG... --samples PROG...
-                   [--kselftest-runner PROG...]
+                   [--kselftest-runner PROG...] [--fuzz]
 
 Prints one line per test, "PASS name" or "FAIL name: reason", for the
 KUnit cases (KTAP on the console during boot) and the selftests (TAP
 between BUS1-SUITE-BEGIN/END lines) and the samples (exit status on a
 BUS1-SAMPLE line), and the programs run_kselftest.sh ran (its outer TAP,
 one "ok N selftests: bus1: PROG" line each, between BUS1-KSELFTEST-BEGIN
-and END lines). A failed, skipped or missing test fails; so does any
+and END lines), and the fuzzer (its exit status on a BUS1-FUZZ-END line). A failed, skipped or missing test fails; so does any
 kernel splat in the log, a leak kmemleak reports, and a guest that did
 not run to the end. Exits non-zero if anything failed.
 """
@@ -35,7 +35,7 @@ SPLATS = [
 SPLAT = re.compile("|".join(SPLATS))
 
 
-def parse(lines, kunit, selftests, samples=(), runner=()):
+def parse(lines, kunit, selftests, samples=(), runner=(), fuzz=False):
     results = []  # (name, ok, reason)
 
     def add(name, ok, reason=""):
@@ -145,6 +145,11 @@ def parse(lines, kunit, selftests, samples=(), runner=()):
         rc = ran.get(s)
         add(f"sample/{s}", rc == "0", "did not run" if rc is None else f"exit status {rc}")
 
+    if fuzz:
+        m = re.search(r"^BUS1-FUZZ-END rc=(\d+)$", "\n".join(lines), re.M)
+        add("fuzz", m is not None and m.group(1) == "0",
+            "did not finish" if m is None else f"exit status {m.group(1)}")
+
     # The whole log: splats, leaks, and whether the guest got to the end.
     splats = [l for l in lines if SPLAT.search(l)]
     add("kernel-log-clean", not splats,
@@ -168,12 +173,13 @@ def main():
     ap.add_argument("--samples", nargs="*", default=[], help="expected sample programs")
     ap.add_argument("--kselftest-runner", nargs="*", default=[],
                     help="programs expected in run_kselftest.sh's TAP")
+    ap.add_argument("--fuzz", action="store_true", help="expect a fuzzer run")
     a = ap.parse_args()
     with open(a.log, errors="replace") as f:
         lines = [PREFIX.sub("", l.rstrip("\r\n")) for l in f]
     failed = 0
     for name, ok, reason in parse(lines, a.kunit, a.selftests, a.samples,
-                                  a.kselftest_runner):
+                                  a.kselftest_runner, a.fuzz):
         print(f"PASS {a.label}/{name}" if ok else f"FAIL {a.label}/{name}: {reason}")
         failed += not ok
     sys.exit(1 if failed else 0)

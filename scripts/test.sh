@@ -11,8 +11,8 @@
 #                      the syscall tables cross-built for arm, ppc64le,
 #                      s390x, mips64el and riscv64,
 #                      sparse and W=1, man pages, x86_64 KUnit + selftests
-#                      and libbus1's tests (64-bit and 32-bit), arm64 the
-#                      same
+#                      and libbus1's tests (64-bit and 32-bit), a short
+#                      fuzzer run, arm64 the same but the fuzzer
 #   test.sh ONLY       one part in the x86_64 guest: "kunit", "kunit:GLOB",
 #                      a selftest program (peer_test, peer_test-32) or one
 #                      test of it (peer_test:create_default); or
@@ -20,6 +20,8 @@
 #                      selftests, libbus1, the sample) on one architecture,
 #                      e.g. arch:riscv64, which the full run does not boot
 # BUS1_ARCHS limits the architectures booted (default "x86_64 arm64").
+# BUS1_FUZZ_SECONDS sets the whole run's fuzzer time, in the x86_64 guest
+# after the selftests (default 60).
 
 . "$(dirname "$0")/lib.sh"
 
@@ -129,7 +131,14 @@ for arch in $archs; do
 	esac
 	part=$only
 	[ "${only#arch:}" = "$only" ] || part=
-	check "boot/$arch" bash "$S/boot.sh" "$arch" test "$part" || true
+	# The whole run fuzzes for a while too, on x86_64 (make fuzz runs
+	# longer).
+	fuzz=0
+	if [ -z "$only" ] && [ "$arch" = x86_64 ]; then
+		fuzz=${BUS1_FUZZ_SECONDS:-60}
+		[ "$fuzz" = 0 ] || expect+=(--fuzz)
+	fi
+	check "boot/$arch" env BUS1_FUZZ_SECONDS="$fuzz" bash "$S/boot.sh" "$arch" test "$part" || true
 	python3 "$S/parse-results.py" "$BUILD/logs/$arch-test-test.log" "$arch" "${expect[@]}" |
 		tee -a "$RESULTS" | grep -v '^PASS' || true
 done

@@ -35,7 +35,7 @@ riscv64)
 	# -bios default: the OpenSBI firmware QEMU ships.
 	qemu=(qemu-system-riscv64 -accel tcg,thread=multi -M virt -cpu rv64
 	      -bios default -smp "${BUS1_SMP:-2}" -m 2G -kernel "$O/arch/riscv/boot/Image")
-	console=ttyS0
+	console="ttyS0 earlycon=sbi"
 	;;
 *) die "usage: boot.sh x86_64|arm64|riscv64 test|demo [ONLY|shell]" ;;
 esac

@@ -635,7 +635,8 @@ static struct mc {
 
 /*
  * Make the peers of the check; false if a limit (which the sysctl worker
- * may have lowered) refused one, to be tried again later.
+ * may have lowered) or a lack of memory refused one, to be tried again
+ * later: making them is not what is checked.
  */
 static bool mc_setup(void)
 {
@@ -654,7 +655,7 @@ static bool mc_setup(void)
 			mc.handle[i] = t.dst_id;
 			continue;
 		}
-		if (errno != EDQUOT)
+		if (errno != EDQUOT && errno != ENOMEM)
 			violation("setting up the multicast check: %s", strerror(errno));
 		for (; i >= 0; i--)
 			if (mc.recv[i] >= 0)
@@ -662,7 +663,7 @@ static bool mc_setup(void)
 		close(mc.sender);
 		mc.sender = -1;
 	}
-	if (mc.sender < 0 && errno != EDQUOT)
+	if (mc.sender < 0 && errno != EDQUOT && errno != ENOMEM)
 		violation("setting up the multicast check: %s", strerror(errno));
 	return mc.sender >= 0;
 }
@@ -779,6 +780,33 @@ static void op_sysctl(void)
 			  strerror(errno));
 }
 
+static void op_slice_release(void)
+{
+	op_release(C_SLICE_RELEASE);
+}
+
+static void op_handle_release(void)
+{
+	op_release(C_HANDLE_RELEASE);
+}
+
+static void op_nodes_destroy(void)
+{
+	op_release(C_NODES_DESTROY);
+}
+
+/* What a worker does, and how often; the weights add up to 100. */
+static const struct {
+	void (*fn)(void);
+	unsigned int weight;
+} ops[] = {
+	{ op_peer_create, 8 }, { op_peer_close, 3 }, { op_node_create, 9 },
+	{ op_transfer, 12 }, { op_send, 23 }, { op_recv, 23 },
+	{ op_slice_release, 6 }, { op_handle_release, 5 },
+	{ op_nodes_destroy, 4 }, { op_pool, 3 }, { op_multicast, 3 },
+	{ op_sysctl, 1 },	/* by the first root worker only */
+};
+
 static void worker(unsigned int id, unsigned long long seed, int may_inject)
 {
 	uid_t uid = uids[id % N_UIDS];
@@ -806,31 +834,11 @@ static void worker(unsigned int id, unsigned long long seed, int may_inject)
 	mc.sender = -1;
 
 	while (!__atomic_load_n(&sh->stop, __ATOMIC_RELAXED)) {
-		op = below(100);
-		if (op < 8)
-			op_peer_create();
-		else if (op < 11)
-			op_peer_close();
-		else if (op < 20)
-			op_node_create();
-		else if (op < 32)
-			op_transfer();
-		else if (op < 55)
-			op_send();
-		else if (op < 78)
-			op_recv();
-		else if (op < 84)
-			op_release(C_SLICE_RELEASE);
-		else if (op < 89)
-			op_release(C_HANDLE_RELEASE);
-		else if (op < 93)
-			op_release(C_NODES_DESTROY);
-		else if (op < 96)
-			op_pool();
-		else if (op < 99)
-			op_multicast();
-		else if (uid == 0 && id == 0)
-			op_sysctl();
+		/* The operations by weight, out of 100. */
+		for (op = below(100), i = 0; op >= ops[i].weight; i++)
+			op -= ops[i].weight;
+		if (ops[i].fn != op_sysctl || (uid == 0 && id == 0))
+			ops[i].fn();
 	}
 	_exit(0);
 }

@@ -34,7 +34,7 @@ STREAM_MECHS = ["bus1", "bus1-lib", "unix-seqpacket", "unix-stream", "pipe", "br
                 "binder-oneway", "futex"]
 PASS_MECHS = ["bus1", "bus1+handle", "bus1+fd", "unix-seqpacket", "unix+fd"]
 PASS_BASE = {"bus1+handle": "bus1", "bus1+fd": "bus1", "unix+fd": "unix-seqpacket"}
-PAIRS_MECHS = ["bus1", "unix-seqpacket", "unix-stream", "pipe", "futex"]
+PAIRS_MECHS = ["bus1", "bus1-uids", "unix-seqpacket", "unix-stream", "pipe", "futex"]
 PATH_MECHS = ["bus1", "bus1+creds", "bus1-lib", "unix-seqpacket", "unix-stream", "pipe"]
 # svcbench: the service bus on bus1 against D-Bus; ratios to bus1-svc.
 SVC_MECHS = ["bus1-svc", "dbus-broker", "dbus-daemon"]

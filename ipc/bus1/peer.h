@@ -99,7 +99,8 @@ struct pid_namespace;
  *
  * Locking order: @recv_lock, then @lock, then the @nodes_lock of any peer,
  * then the lock of any queue or slice allocator and @waitq, then
- * @spare_lock of any peer. @lock is never
+ * @spare_lock of any peer; a slice allocator's lock, then the quota lock
+ * of its peer, then that of the peer's user (see quota.h). @lock is never
  * held while another peer's @lock is taken, and @nodes_lock never while
  * another peer's @nodes_lock is taken. @recv_lock is only ever taken by
  * the peer's own receivers; they may fault in user memory under it.

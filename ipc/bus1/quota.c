@@ -29,6 +29,32 @@
  * bus1_usage of the peer, which the charged objects point to, and the
  * struct bus1_user_usage of the user that it adds up into.
  *
+ * The peer level is kept under the peer's own lock. So that peers of one
+ * user that never talk share no lock and write no common memory when they
+ * charge and return, the user level is not charged charge by charge: a
+ * peer's record of a charging user draws from the user ahead of need, a
+ * batch of a 1024th of the user limit at a time, and charges from that
+ * reserve. A draw is judged by the rule above, with the reserves counted
+ * as charges of their user: if a batch more does not fit, the draw takes
+ * only what the charge needs, so a user still gets exactly its fair
+ * share, and the floor above holds. Returned charges go back to the
+ * reserve, which keeps at most two batches and gives the rest back; the
+ * record gives all of it back with its last charge. Only a draw and a
+ * give-back take the user's lock: a pair whose records keep a charge
+ * between messages (a handle the other gave, a slice not released yet)
+ * takes it only when it starts and stops.
+ *
+ * So that reserves cannot pile up in records that charge once and keep
+ * it (the handle of every peer's own node), a record draws ahead only
+ * once it has returned a charge and charges again; and at most
+ * BUS1_QUOTA_BATCHED_MAX records of one charging user on a user's peers
+ * draw ahead at once, from their first batch to their last charge. Every
+ * other record draws what a charge needs and gives back what a return
+ * frees, under the user's lock each time, as if there were no batches.
+ * The reserves of one charging user thus take at most a 32nd of a user
+ * limit, and count in its share; counting the records per charging user
+ * keeps one user from taking the batches of another.
+ *
  * The limits are sysctls under /proc/sys/kernel/bus1/. Each user's
  * accounting lives in a struct bus1_user with its own lock; the only
  * global state is the table that finds it when a peer is created.
@@ -105,9 +131,19 @@ static const char *const bus1_peer_limit_names[BUS1_RES_N] = {
 	"peer_max_handles", "peer_max_fds",
 };
 
+/* A peer draws a 1024th of a user limit at a time; see bus1_quota_batch(). */
+#define BUS1_QUOTA_BATCH_SHIFT	10
+
 /* Every user that has a peer, by uid. */
 static DEFINE_HASHTABLE(bus1_users, 6);
 static DEFINE_MUTEX(bus1_users_lock);
+
+/*
+ * The lock classes of the two quota locks, named so that lock statistics
+ * tell them from other locks named alike.
+ */
+static struct lock_class_key bus1_user_lock_key;
+static struct lock_class_key bus1_quota_lock_key;
 
 static int bus1_usage_cmp(const void *key, const struct rb_node *n)
 {
@@ -143,12 +179,12 @@ static struct bus1_usage *bus1_usage_find(struct bus1_quota *quota,
 {
 	struct rb_node *n;
 
-	lockdep_assert_held(&quota->user->lock);
+	lockdep_assert_held(&quota->lock);
 	n = rb_find(&uid, &quota->usages, bus1_usage_cmp);
 	return n ? rb_entry(n, struct bus1_usage, rb) : NULL;
 }
 
-/* What @uid charged @user over all its peers, or NULL. */
+/* What @uid drew from @user over all its peers, or NULL. */
 static struct bus1_user_usage *bus1_user_usage_find(struct bus1_user *user,
 						    kuid_t uid)
 {
@@ -157,6 +193,20 @@ static struct bus1_user_usage *bus1_user_usage_find(struct bus1_user *user,
 	lockdep_assert_held(&user->lock);
 	n = rb_find(&uid, &user->usages, bus1_user_usage_cmp);
 	return n ? rb_entry(n, struct bus1_user_usage, rb) : NULL;
+}
+
+/**
+ * bus1_quota_batch() - what a peer draws from its user ahead of need
+ * @res:	the resource
+ *
+ * A 1024th of the user limit, rounded down: 0, so every charge is drawn
+ * as it comes, for a limit below 1024.
+ *
+ * Return: the batch of @res.
+ */
+u64 bus1_quota_batch(enum bus1_resource res)
+{
+	return READ_ONCE(bus1_user_max[res]) >> BUS1_QUOTA_BATCH_SHIFT;
 }
 
 /*
@@ -176,44 +226,84 @@ static __always_inline bool bus1_quota_peer_fits(int i,
 {
 	u64 share = u ? u->used[i] : 0;
 
-	return bus1_quota_fits(READ_ONCE(bus1_peer_max[i]), quota->used[i],
+	return !amount[i] ||
+	       bus1_quota_fits(READ_ONCE(bus1_peer_max[i]), quota->used[i],
 			       share, quota->n_users[i] + !share, amount[i]);
 }
 
-/* Whether @amount of resource @i fits the user's fair share of @t. */
-static __always_inline bool bus1_quota_user_fits(int i,
-						 struct bus1_quota *quota,
-						 struct bus1_user_usage *t,
-						 const u64 *amount)
+/* Whether the reserve of @u holds @amount of resource @i. */
+static __always_inline bool bus1_usage_covers(int i, struct bus1_usage *u,
+					      const u64 *amount)
 {
-	struct bus1_user *user = quota->user;
-	u64 share = t ? t->used[i] : 0;
-
-	return bus1_quota_fits(READ_ONCE(bus1_user_max[i]), user->used[i],
-			       share, user->n_users[i] + !share, amount[i]);
+	return amount[i] <= u->reserve[i];
 }
 
 /*
- * Whether @amount of resource @i fits at both levels, charged by @u of
- * the peer and @t of the user (NULL: new).
+ * What a charge of @amount of resource @i by @u (NULL: new) must draw from
+ * the user, where @t (NULL: new) is its part: nothing if the reserve of @u
+ * holds it, else what is missing and, if @may_batch, a batch, setting
+ * *@ahead; what is missing alone if the batch does not fit @t's fair share
+ * of the user, and U64_MAX if that does not fit either. A limit is at most
+ * UINT_MAX, so no draw that fits is U64_MAX.
  */
-static __always_inline bool bus1_quota_check_one(int i,
-						 struct bus1_quota *quota,
-						 struct bus1_usage *u,
-						 struct bus1_user_usage *t,
-						 const u64 *amount)
+static __always_inline u64 bus1_quota_draw_one(int i, struct bus1_user *user,
+					       struct bus1_usage *u,
+					       struct bus1_user_usage *t,
+					       const u64 *amount,
+					       bool may_batch, bool *ahead)
 {
-	return !amount[i] || (bus1_quota_peer_fits(i, quota, u, amount) &&
-			      bus1_quota_user_fits(i, quota, t, amount));
+	u64 limit = READ_ONCE(bus1_user_max[i]), have = u ? u->reserve[i] : 0;
+	u64 share = t ? t->used[i] : 0, n = user->n_users[i] + !share;
+	u64 batch = limit >> BUS1_QUOTA_BATCH_SHIFT, need, more;
+
+	if (amount[i] <= have)
+		return 0;
+	need = amount[i] - have;
+	if (may_batch && batch && !check_add_overflow(need, batch, &more) &&
+	    bus1_quota_fits(limit, user->used[i], share, n, more)) {
+		*ahead = true;
+		return more;
+	}
+	return bus1_quota_fits(limit, user->used[i], share, n, need) ?
+	       need : U64_MAX;
 }
 
-/* Charge @amount of resource @i to @quota, attributed to @u. */
+/* Move @d of resource @i from the user to @t, and so into a reserve. */
+static __always_inline void bus1_user_add_one(int i, struct bus1_user *user,
+					      struct bus1_user_usage *t, u64 d)
+{
+	lockdep_assert_held(&user->lock);
+	if (!d)
+		return;
+	if (!t->used[i]) {
+		user->n_users[i]++;
+		t->n_resources++;
+	}
+	t->used[i] += d;
+	user->used[i] += d;
+}
+
+/* Give @d of resource @i of @t back to the user. */
+static __always_inline void bus1_user_sub_one(int i, struct bus1_user *user,
+					      struct bus1_user_usage *t, u64 d)
+{
+	lockdep_assert_held(&user->lock);
+	/* A reserve is a part of its @t, which is a part of @user. */
+	if (!d || WARN_ON(d > t->used[i]))
+		return;
+	t->used[i] -= d;
+	user->used[i] -= d;
+	if (!t->used[i]) {
+		user->n_users[i]--;
+		t->n_resources--;
+	}
+}
+
+/* Charge @amount of resource @i to @quota, out of the reserve of @u. */
 static __always_inline void bus1_quota_add_one(int i, struct bus1_quota *quota,
 					       struct bus1_usage *u,
 					       const u64 *amount)
 {
-	struct bus1_user *user = quota->user;
-	struct bus1_user_usage *t = u->total;
 	u64 c = amount[i];
 
 	if (!c)
@@ -222,64 +312,64 @@ static __always_inline void bus1_quota_add_one(int i, struct bus1_quota *quota,
 		quota->n_users[i]++;
 		u->n_resources++;
 	}
-	if (!t->used[i]) {
-		user->n_users[i]++;
-		t->n_resources++;
-	}
+	u->reserve[i] -= c;
+	quota->reserved[i] -= c;
 	u->used[i] += c;
-	t->used[i] += c;
 	quota->used[i] += c;
-	user->used[i] += c;
 }
 
-/* Return @amount of resource @i of @quota, attributed to @u. */
+/* Return @amount of resource @i of @quota, to the reserve of @u. */
 static __always_inline void bus1_quota_sub_one(int i, struct bus1_quota *quota,
 					       struct bus1_usage *u,
 					       const u64 *amount)
 {
-	struct bus1_user *user = quota->user;
-	struct bus1_user_usage *t = u->total;
 	u64 c = amount[i];
 
-	/* @u is a part of @t, and of @quota, which are parts of @user. */
+	/* @u is a part of @quota. */
 	if (!c || WARN_ON(c > u->used[i]))
 		return;
 	u->used[i] -= c;
-	t->used[i] -= c;
 	quota->used[i] -= c;
-	user->used[i] -= c;
+	u->reserve[i] += c;
+	quota->reserved[i] += c;
 	if (!u->used[i]) {
 		quota->n_users[i]--;
 		u->n_resources--;
-	}
-	if (!t->used[i]) {
-		user->n_users[i]--;
-		t->n_resources--;
 	}
 }
 
 /* The resources by name, in the order of enum bus1_resource. */
 static_assert(BUS1_RES_N == 5, "every resource is named below");
 
-/* Whether every resource of @amount fits; see bus1_quota_check_one(). */
-static __always_inline bool bus1_quota_check_all(struct bus1_quota *quota,
-						 struct bus1_usage *u,
-						 struct bus1_user_usage *t,
-						 const u64 *amount)
+/* Whether every resource of @amount fits the peer's fair share of @u. */
+static __always_inline bool bus1_quota_peer_fits_all(struct bus1_quota *quota,
+						     struct bus1_usage *u,
+						     const u64 *amount)
 {
-	lockdep_assert_held(&quota->user->lock);
-	return bus1_quota_check_one(BUS1_RES_BYTES, quota, u, t, amount) &&
-	       bus1_quota_check_one(BUS1_RES_SLICES, quota, u, t, amount) &&
-	       bus1_quota_check_one(BUS1_RES_MESSAGES, quota, u, t, amount) &&
-	       bus1_quota_check_one(BUS1_RES_HANDLES, quota, u, t, amount) &&
-	       bus1_quota_check_one(BUS1_RES_FDS, quota, u, t, amount);
+	lockdep_assert_held(&quota->lock);
+	return bus1_quota_peer_fits(BUS1_RES_BYTES, quota, u, amount) &&
+	       bus1_quota_peer_fits(BUS1_RES_SLICES, quota, u, amount) &&
+	       bus1_quota_peer_fits(BUS1_RES_MESSAGES, quota, u, amount) &&
+	       bus1_quota_peer_fits(BUS1_RES_HANDLES, quota, u, amount) &&
+	       bus1_quota_peer_fits(BUS1_RES_FDS, quota, u, amount);
+}
+
+/* Whether the reserve of @u (NULL: new) holds all of @amount. */
+static __always_inline bool bus1_usage_covers_all(struct bus1_usage *u,
+						  const u64 *amount)
+{
+	return u && bus1_usage_covers(BUS1_RES_BYTES, u, amount) &&
+	       bus1_usage_covers(BUS1_RES_SLICES, u, amount) &&
+	       bus1_usage_covers(BUS1_RES_MESSAGES, u, amount) &&
+	       bus1_usage_covers(BUS1_RES_HANDLES, u, amount) &&
+	       bus1_usage_covers(BUS1_RES_FDS, u, amount);
 }
 
 static __always_inline void bus1_quota_add_all(struct bus1_quota *quota,
 					       struct bus1_usage *u,
 					       const u64 *amount)
 {
-	lockdep_assert_held(&quota->user->lock);
+	lockdep_assert_held(&quota->lock);
 	bus1_quota_add_one(BUS1_RES_BYTES, quota, u, amount);
 	bus1_quota_add_one(BUS1_RES_SLICES, quota, u, amount);
 	bus1_quota_add_one(BUS1_RES_MESSAGES, quota, u, amount);
@@ -291,7 +381,7 @@ static __always_inline void bus1_quota_sub_all(struct bus1_quota *quota,
 					       struct bus1_usage *u,
 					       const u64 *amount)
 {
-	lockdep_assert_held(&quota->user->lock);
+	lockdep_assert_held(&quota->lock);
 	bus1_quota_sub_one(BUS1_RES_BYTES, quota, u, amount);
 	bus1_quota_sub_one(BUS1_RES_SLICES, quota, u, amount);
 	bus1_quota_sub_one(BUS1_RES_MESSAGES, quota, u, amount);
@@ -300,101 +390,123 @@ static __always_inline void bus1_quota_sub_all(struct bus1_quota *quota,
 }
 
 /*
- * Tell the trace which limit refused @amount, charged by @from: the first
- * resource over the peer's limit or over @from's share of the user's.
- * Lock held; only called while the trace event is on.
+ * Tell the trace which peer limit refused @amount, charged by @from: the
+ * first resource over its fair share. Lock held; only called while the
+ * trace event is on.
  */
-static noinline void bus1_quota_trace_refused(struct bus1_quota *quota,
-					      struct bus1_usage *u,
-					      struct bus1_user_usage *t,
-					      kuid_t from, const u64 *amount)
+static noinline void bus1_quota_trace_peer_refused(struct bus1_quota *quota,
+						   struct bus1_usage *u,
+						   kuid_t from,
+						   const u64 *amount)
 {
-	struct bus1_user *user = quota->user;
 	u64 share;
 	int i;
 
 	for (i = 0; i < BUS1_RES_N; i++)
-		if (!bus1_quota_check_one(i, quota, u, t, amount))
+		if (!bus1_quota_peer_fits(i, quota, u, amount))
 			break;
 	/* A limit raised meanwhile fits now. */
 	if (i == BUS1_RES_N)
 		return;
-	if (!bus1_quota_peer_fits(i, quota, u, amount)) {
-		share = u ? u->used[i] : 0;
-		trace_bus1_quota_refused(quota, from, bus1_peer_limit_names[i],
-					 amount[i], quota->used[i],
-					 READ_ONCE(bus1_peer_max[i]), share,
-					 quota->n_users[i] + !share, -EDQUOT);
-	} else {
-		share = t ? t->used[i] : 0;
-		trace_bus1_quota_refused(quota, from, bus1_user_limit_names[i],
-					 amount[i], user->used[i],
-					 READ_ONCE(bus1_user_max[i]), share,
-					 user->n_users[i] + !share, -EDQUOT);
-	}
+	share = u ? u->used[i] : 0;
+	trace_bus1_quota_refused(quota, from, bus1_peer_limit_names[i],
+				 amount[i], quota->used[i],
+				 READ_ONCE(bus1_peer_max[i]), share,
+				 quota->n_users[i] + !share, -EDQUOT);
 }
 
 /*
- * Give @quota and its user each a spare record where they have none, for
- * a charge by a user new to them; lock held, and held again on return,
- * dropped in between to allocate. Return: 0, or -ENOMEM.
+ * The same for the user limit of resource @i, which refused to draw what
+ * @amount needs beyond the reserve of @u (NULL: new); @t as for the draw.
  */
-static int bus1_quota_fill_spares(struct bus1_quota *quota)
-	__must_hold(&quota->user->lock)
+static noinline void bus1_quota_trace_user_refused(struct bus1_quota *quota,
+						   struct bus1_usage *u,
+						   struct bus1_user_usage *t,
+						   kuid_t from, int i,
+						   const u64 *amount)
 {
 	struct bus1_user *user = quota->user;
-	bool need_u = !quota->spare, need_t = !user->spare;
+	u64 share = t ? t->used[i] : 0;
+
+	trace_bus1_quota_refused(quota, from, bus1_user_limit_names[i],
+				 amount[i] - (u ? u->reserve[i] : 0),
+				 user->used[i],
+				 READ_ONCE(bus1_user_max[i]), share,
+				 user->n_users[i] + !share, -EDQUOT);
+}
+
+/*
+ * Give @quota a spare record if @need_u, and its user one if @need_t,
+ * where they have none, for a charge by a user new to them; no lock held.
+ * Return: 0, or -ENOMEM.
+ */
+static int bus1_quota_fill_spares(struct bus1_quota *quota, bool need_u,
+				  bool need_t)
+{
+	struct bus1_user *user = quota->user;
 	struct bus1_user_usage *t = NULL;
 	struct bus1_usage *u = NULL;
+	bool ok;
 
-	spin_unlock(&user->lock);
 	if (need_u)
 		u = kzalloc(sizeof(*u), GFP_KERNEL_ACCOUNT);
 	if (need_t)
 		t = kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
-	spin_lock(&user->lock);
+	spin_lock(&quota->lock);
 	if (!quota->spare)
 		swap(quota->spare, u);
+	ok = quota->spare || !need_u;
+	spin_unlock(&quota->lock);
+	spin_lock(&user->lock);
 	if (!user->spare)
 		swap(user->spare, t);
+	ok = ok && (user->spare || !need_t);
+	spin_unlock(&user->lock);
 	/* Left over only if a racing charge filled a spare meanwhile. */
 	kfree(u);
 	kfree(t);
-	return quota->spare && user->spare ? 0 : -ENOMEM;
+	return ok ? 0 : -ENOMEM;
 }
 
-/* See bus1_quota_charge(). */
-static __always_inline int __bus1_quota_charge(struct bus1_quota *quota,
-					       kuid_t from, const u64 *amount,
-					       struct bus1_usage **usage)
+/*
+ * Draw what a charge of @amount by @from is missing from the user, into
+ * the reserve of *@usage, which it adds to @quota from the spare if it is
+ * NULL: all resources or none, each within @from's fair share of the
+ * user. Return: 0, -EDQUOT, or -EAGAIN if it needs a spare record of the
+ * user and there is none.
+ */
+static int bus1_quota_draw(struct bus1_quota *quota, kuid_t from,
+			   const u64 *amount, struct bus1_usage **usage)
+	__must_hold(&quota->lock)
 {
 	struct bus1_user *user = quota->user;
+	struct bus1_usage *u = *usage;
+	bool may_batch, ahead = false;
 	struct bus1_user_usage *t;
-	struct bus1_usage *u;
-	int r = 0;
+	u64 draw[BUS1_RES_N];
+	int i, r = 0;
 
+	lockdep_assert_held(&quota->lock);
 	spin_lock(&user->lock);
-	u = bus1_usage_find(quota, from);
 	t = u ? u->total : bus1_user_usage_find(user, from);
-	/*
-	 * A new charging user needs a record of the peer and maybe one of
-	 * the user: take the spares, allocated without the lock if missing.
-	 * Nobody else adds a record for this user, but another one may take
-	 * the spares meanwhile, so look again.
-	 */
-	while ((!u && !quota->spare) || (!t && !user->spare)) {
-		r = bus1_quota_fill_spares(quota);
-		if (r)
-			goto out;
-		u = bus1_usage_find(quota, from);
-		t = u ? u->total : bus1_user_usage_find(user, from);
-	}
-	/* All or nothing: every resource is checked before any is charged. */
-	if (!bus1_quota_check_all(quota, u, t, amount)) {
-		r = -EDQUOT;
-		if (trace_bus1_quota_refused_enabled())
-			bus1_quota_trace_refused(quota, u, t, from, amount);
+	if (!t && !user->spare) {
+		r = -EAGAIN;
 		goto out;
+	}
+	/* Which records draw ahead: see the top of this file. */
+	may_batch = u && (u->batched ||
+			  (u->returned &&
+			   t->n_batched < BUS1_QUOTA_BATCHED_MAX));
+	for (i = 0; i < BUS1_RES_N; i++) {
+		draw[i] = bus1_quota_draw_one(i, user, u, t, amount, may_batch,
+					      &ahead);
+		if (draw[i] == U64_MAX) {
+			r = -EDQUOT;
+			if (trace_bus1_quota_refused_enabled())
+				bus1_quota_trace_user_refused(quota, u, t, from,
+							      i, amount);
+			goto out;
+		}
 	}
 	if (!t) {
 		t = user->spare;
@@ -410,12 +522,69 @@ static __always_inline int __bus1_quota_charge(struct bus1_quota *quota,
 		u->total = t;
 		rb_add(&u->rb, &quota->usages, bus1_usage_less);
 		quota->n_usages++;
+		*usage = u;
 	}
-	bus1_quota_add_all(quota, u, amount);
-	*usage = u;
+	if (ahead && !u->batched) {
+		u->batched = true;
+		t->n_batched++;
+	}
+	for (i = 0; i < BUS1_RES_N; i++) {
+		bus1_user_add_one(i, user, t, draw[i]);
+		u->reserve[i] += draw[i];
+		quota->reserved[i] += draw[i];
+	}
 out:
 	spin_unlock(&user->lock);
 	return r;
+}
+
+/* See bus1_quota_charge(). */
+static __always_inline int __bus1_quota_charge(struct bus1_quota *quota,
+					       kuid_t from, const u64 *amount,
+					       struct bus1_usage **usage)
+{
+	bool need_u, need_t;
+	struct bus1_usage *u;
+	int r;
+
+	for (;;) {
+		need_u = false;
+		need_t = false;
+		spin_lock(&quota->lock);
+		u = bus1_usage_find(quota, from);
+		/*
+		 * A new charging user needs a record of the peer, and maybe
+		 * one of the user: take the spares, allocated without the
+		 * locks if missing. Another charge may add the record or
+		 * take the spares meanwhile, so look again.
+		 */
+		if (!u && !quota->spare) {
+			need_u = true;
+			r = -EAGAIN;
+		} else if (!bus1_quota_peer_fits_all(quota, u, amount)) {
+			/* All or nothing: every resource fits, or none. */
+			r = -EDQUOT;
+			if (trace_bus1_quota_refused_enabled())
+				bus1_quota_trace_peer_refused(quota, u, from,
+							      amount);
+		} else if (bus1_usage_covers_all(u, amount)) {
+			r = 0;
+		} else {
+			/* The one step that takes the lock of the user. */
+			r = bus1_quota_draw(quota, from, amount, &u);
+			need_t = r == -EAGAIN;
+		}
+		if (!r) {
+			bus1_quota_add_all(quota, u, amount);
+			*usage = u;
+		}
+		spin_unlock(&quota->lock);
+		if (r != -EAGAIN)
+			return r;
+		r = bus1_quota_fill_spares(quota, need_u, need_t);
+		if (r)
+			return r;
+	}
 }
 
 /**
@@ -468,7 +637,7 @@ int bus1_quota_charge_message(struct bus1_quota *quota, kuid_t from,
 }
 
 /*
- * Records emptied by an uncharge, freed after the lock: at most two of
+ * Records emptied by an uncharge, freed after the locks: at most two of
  * each kind, as a receive returns the charges of a message and a slice.
  */
 struct bus1_quota_garbage {
@@ -477,34 +646,73 @@ struct bus1_quota_garbage {
 };
 
 /*
- * Take @u out of @quota once it holds no charge any more, and its total out
- * of the user once that holds none either; keep each as the spare if there
- * is none, else leave it in @g for the caller to free after the lock.
+ * What of the reserve of @u of resource @i goes back to the user: all of
+ * it once @u holds no charge or if it does not draw ahead, else what is
+ * over two batches, down to one.
  */
-static __always_inline void bus1_usage_retire(struct bus1_quota *quota,
+static inline u64 bus1_usage_excess(int i, struct bus1_usage *u)
+{
+	u64 batch = bus1_quota_batch(i);
+
+	if (!u->n_resources || !u->batched)
+		return u->reserve[i];
+	return u->reserve[i] > 2 * batch ? u->reserve[i] - batch : 0;
+}
+
+/*
+ * After a return of charges to the reserve of @u: give the user back what
+ * is over two batches of it, and, once @u holds no charge, all of it and
+ * @u itself, and @u's total once that holds nothing either. An emptied
+ * record is kept as the spare if there is none, else left in @g for the
+ * caller to free after the locks.
+ */
+static __always_inline void bus1_usage_settle(struct bus1_quota *quota,
 					      struct bus1_usage *u,
 					      struct bus1_quota_garbage *g)
 {
 	struct bus1_user *user = quota->user;
 	struct bus1_user_usage *t = u->total;
+	u64 give[BUS1_RES_N], any = 0;
+	int i;
 
+	lockdep_assert_held(&quota->lock);
+	u->returned = true;
+	for (i = 0; i < BUS1_RES_N; i++) {
+		give[i] = bus1_usage_excess(i, u);
+		any |= give[i];
+	}
+	if (likely(!any && u->n_resources))
+		return;
+	if (!u->n_resources) {
+		rb_erase(&u->rb, &quota->usages);
+		quota->n_usages--;
+	}
+	spin_lock(&user->lock);
+	for (i = 0; i < BUS1_RES_N; i++) {
+		u->reserve[i] -= give[i];
+		quota->reserved[i] -= give[i];
+		bus1_user_sub_one(i, user, t, give[i]);
+	}
+	if (!u->n_resources && u->batched)
+		t->n_batched--;
+	if (!t->n_resources) {
+		rb_erase(&t->rb, &user->usages);
+		user->n_usages--;
+		if (!user->spare)
+			user->spare = t;
+		else
+			g->t[!!g->t[0]] = t;
+	}
+	spin_unlock(&user->lock);
 	if (u->n_resources)
 		return;
-	rb_erase(&u->rb, &quota->usages);
-	quota->n_usages--;
-	/* All of @u->used is zero again, and its count. */
+	/* All of @u is zero again, but for its flags. */
+	u->batched = false;
+	u->returned = false;
 	if (!quota->spare)
 		quota->spare = u;
 	else
 		g->u[!!g->u[0]] = u;
-	if (t->n_resources)
-		return;
-	rb_erase(&t->rb, &user->usages);
-	user->n_usages--;
-	if (!user->spare)
-		user->spare = t;
-	else
-		g->t[!!g->t[0]] = t;
 }
 
 static __always_inline void bus1_quota_garbage_free(struct bus1_quota_garbage *g)
@@ -523,12 +731,11 @@ static __always_inline void __bus1_quota_uncharge(struct bus1_quota *quota,
 						  const u64 *amount)
 {
 	struct bus1_quota_garbage g = {};
-	struct bus1_user *user = quota->user;
 
-	spin_lock(&user->lock);
+	spin_lock(&quota->lock);
 	bus1_quota_sub_all(quota, usage, amount);
-	bus1_usage_retire(quota, usage, &g);
-	spin_unlock(&user->lock);
+	bus1_usage_settle(quota, usage, &g);
+	spin_unlock(&quota->lock);
 	bus1_quota_garbage_free(&g);
 }
 
@@ -567,16 +774,15 @@ __bus1_quota_uncharge_received(struct bus1_quota *quota,
 		[BUS1_RES_SLICES] = 1,
 	};
 	struct bus1_quota_garbage g = {};
-	struct bus1_user *user = quota->user;
 
-	spin_lock(&user->lock);
+	spin_lock(&quota->lock);
 	bus1_quota_sub_all(quota, usage, message);
 	if (slice_usage)
 		bus1_quota_sub_all(quota, slice_usage, slice);
-	bus1_usage_retire(quota, usage, &g);
+	bus1_usage_settle(quota, usage, &g);
 	if (slice_usage && slice_usage != usage)
-		bus1_usage_retire(quota, slice_usage, &g);
-	spin_unlock(&user->lock);
+		bus1_usage_settle(quota, slice_usage, &g);
+	spin_unlock(&quota->lock);
 	bus1_quota_garbage_free(&g);
 }
 
@@ -691,6 +897,8 @@ static struct bus1_user *bus1_user_get(kuid_t uid)
 		user->uid = uid;
 		atomic_set(&user->n_peers, 1);
 		spin_lock_init(&user->lock);
+		lockdep_set_class_and_name(&user->lock, &bus1_user_lock_key,
+					   "bus1_user->lock");
 		user->usages = RB_ROOT;
 		hash_add(bus1_users, &user->link, key);
 	} else {
@@ -730,6 +938,9 @@ int bus1_quota_init(struct bus1_quota *quota, kuid_t uid)
 	struct bus1_user *user = bus1_user_get(uid);
 
 	memset(quota, 0, sizeof(*quota));
+	spin_lock_init(&quota->lock);
+	lockdep_set_class_and_name(&quota->lock, &bus1_quota_lock_key,
+				   "bus1_quota->lock");
 	quota->usages = RB_ROOT;
 	quota->user = IS_ERR(user) ? NULL : user;
 	quota->counted = !IS_ERR(user);
@@ -762,7 +973,7 @@ void bus1_quota_deinit(struct bus1_quota *quota)
 	if (!quota->user)
 		return;
 	for (i = 0; i < BUS1_RES_N; i++)
-		WARN_ON(quota->used[i]);
+		WARN_ON(quota->used[i] || quota->reserved[i]);
 	WARN_ON(!RB_EMPTY_ROOT(&quota->usages));
 	kfree(quota->spare);
 	quota->spare = NULL;
@@ -776,19 +987,24 @@ void bus1_quota_deinit(struct bus1_quota *quota)
  * @quota:	the peer's quota
  * @m:		output of the fdinfo file
  *
- * Shows the peer's user, what the peer is charged and by how many users,
- * what its user is charged over all its peers and by how many users.
+ * Shows the peer's user, what the peer is charged, what it holds in
+ * reserve and by how many users it is charged, what its user's peers
+ * have drawn in total and by how many users.
  */
 void bus1_quota_show_fdinfo(struct bus1_quota *quota, struct seq_file *m)
 {
+	u64 peer[BUS1_RES_N], reserved[BUS1_RES_N], total[BUS1_RES_N];
 	struct bus1_user *user = quota->user;
-	u64 peer[BUS1_RES_N], total[BUS1_RES_N], senders, user_senders;
+	u64 senders, user_senders;
 	int i;
 
-	spin_lock(&user->lock);
+	spin_lock(&quota->lock);
 	memcpy(peer, quota->used, sizeof(peer));
-	memcpy(total, user->used, sizeof(total));
+	memcpy(reserved, quota->reserved, sizeof(reserved));
 	senders = quota->n_usages;
+	spin_unlock(&quota->lock);
+	spin_lock(&user->lock);
+	memcpy(total, user->used, sizeof(total));
 	user_senders = user->n_usages;
 	spin_unlock(&user->lock);
 
@@ -797,6 +1013,9 @@ void bus1_quota_show_fdinfo(struct bus1_quota *quota, struct seq_file *m)
 	for (i = 0; i < BUS1_RES_N; i++)
 		seq_printf(m, "bus1-charged-%s:\t%llu\n",
 			   bus1_resource_names[i], peer[i]);
+	for (i = 0; i < BUS1_RES_N; i++)
+		seq_printf(m, "bus1-reserved-%s:\t%llu\n",
+			   bus1_resource_names[i], reserved[i]);
 	seq_printf(m, "bus1-senders:\t%llu\n", senders);
 	for (i = 0; i < BUS1_RES_N; i++)
 		seq_printf(m, "bus1-user-%s:\t%llu\n",

@@ -6,7 +6,8 @@
  * Quotas: what a message, a handle or a passed file pins in a receiver is
  * charged to the receiver and its user, attributed to the sending user,
  * and a sending user gets only a fair share of what the receiver, and
- * the receiver's user, have left.
+ * the receiver's user, have left. A receiver draws from its user's limit
+ * in batches, so that its charges take its own lock only.
  */
 
 #include <linux/atomic.h>
@@ -19,6 +20,13 @@
 #include <linux/uidgid.h>
 
 struct seq_file;
+
+/*
+ * How many records of one charging user on a user's peers may draw ahead
+ * and keep a reserve at once: what the reserves of one charging user take
+ * from a user limit is at most this many times two batches, a 32nd of it.
+ */
+#define BUS1_QUOTA_BATCHED_MAX	16
 
 /* The resources a receiver's user is charged for. */
 enum bus1_resource {
@@ -39,12 +47,12 @@ enum bus1_resource {
  *		to the end of their teardown; raised under the lock of the
  *		table of users, lowered without it
  * @lock:	protects @usages, @used, @n_users, @n_usages and @spare,
- *		and the charges of every struct bus1_quota of the user's
- *		peers
+ *		and every struct bus1_user_usage in @usages
  * @usages:	one struct bus1_user_usage per user charging this one, by
  *		uid
- * @used:	what the user is charged in total, per resource
- * @n_users:	per resource, the number of @usages that charge it
+ * @used:	what the user's peers have drawn from its limits in total,
+ *		per resource: their charges and their reserves
+ * @n_users:	per resource, the number of @usages that draw on it
  * @n_usages:	number of entries in @usages
  * @spare:	an emptied struct bus1_user_usage kept for the next user
  *		that starts charging this one, or NULL: a request and its
@@ -52,8 +60,12 @@ enum bus1_resource {
  *		Freed with the user; stays charged to the memory cgroup that
  *		allocated it
  *
- * @lock is a spinlock taken innermost: charges are returned where slices
- * are freed, under the lock of a slice allocator.
+ * @lock is a spinlock taken innermost, under the lock of one of the
+ * user's peers' struct bus1_quota: charges are returned where slices are
+ * freed, under the lock of a slice allocator. It is taken when a record
+ * of a peer draws from the user or gives back (see quota.c), and by
+ * fdinfo: the lock of the user is the one bus1 lock that peers which
+ * never talk may share on the message path.
  */
 struct bus1_user {
 	struct kref ref;
@@ -72,11 +84,14 @@ struct bus1_user {
  * struct bus1_user_usage - what one user charged another, over its peers
  * @rb:		entry in bus1_user.usages of the charged user
  * @uid:	the charging (sending) user
- * @used:	what it charged, per resource: the sum of its struct
- *		bus1_usage of every peer of the charged user
- * @n_resources: number of resources with a charge in @used
+ * @used:	what its charges drew, per resource: the charges and the
+ *		reserves of its struct bus1_usage of every peer of the
+ *		charged user
+ * @n_resources: number of resources with something in @used
+ * @n_batched:	number of its struct bus1_usage that draw ahead, at most
+ *		BUS1_QUOTA_BATCHED_MAX
  *
- * Is in bus1_user.usages exactly while something is charged in it.
+ * Is in bus1_user.usages exactly while one of its struct bus1_usage is.
  * Protected by the lock of the charged user.
  */
 struct bus1_user_usage {
@@ -84,6 +99,7 @@ struct bus1_user_usage {
 	kuid_t uid;
 	u64 used[BUS1_RES_N];
 	unsigned int n_resources;
+	unsigned int n_batched;
 };
 
 /**
@@ -91,28 +107,43 @@ struct bus1_user_usage {
  * @rb:		entry in bus1_quota.usages of the charged peer
  * @uid:	the charging (sending) user
  * @used:	what it charged, per resource
+ * @reserve:	what it drew from @total but has not charged yet, per
+ *		resource: charges take from it first, and returned charges
+ *		go back to it, up to twice a batch (bus1_quota_batch()), if
+ *		it draws ahead; 0 between calls if it does not
  * @n_resources: number of resources with a charge in @used
+ * @batched:	whether it draws ahead and keeps a reserve: counted in
+ *		@total's n_batched, under the lock of the peer's user
+ * @returned:	whether a charge of it was returned: only then may it
+ *		draw ahead
  * @total:	the same user's struct bus1_user_usage of the peer's user,
- *		which @used is a part of
+ *		which @used and @reserve are a part of
  *
  * Is in bus1_quota.usages exactly while something is charged in it, so an
- * object that holds a charge can keep a plain pointer to it. Protected by
- * the lock of the charged peer's user.
+ * object that holds a charge can keep a plain pointer to it; its reserve
+ * goes back to @total with its last charge. Protected by the lock of the
+ * charged peer's struct bus1_quota; @total is set before it is added and
+ * never changes.
  */
 struct bus1_usage {
 	struct rb_node rb;
 	kuid_t uid;
 	u64 used[BUS1_RES_N];
+	u64 reserve[BUS1_RES_N];
 	unsigned int n_resources;
+	bool batched;
+	bool returned;
 	struct bus1_user_usage *total;
 };
 
 /**
  * struct bus1_quota - what one peer is charged as a receiver
  * @user:	the peer's user, a counted reference
+ * @lock:	protects @usages, @used, @reserved, @n_users, @n_usages,
+ *		@spare and every struct bus1_usage in @usages
  * @usages:	one struct bus1_usage per user charging the peer, by uid
- * @used:	the part of @user's charges that this peer holds, per
- *		resource
+ * @used:	what the peer is charged, per resource
+ * @reserved:	the sum of the reserves of @usages, per resource
  * @n_users:	per resource, the number of @usages that charge it
  * @n_usages:	number of entries in @usages
  * @spare:	an emptied struct bus1_usage kept for the next user that
@@ -124,13 +155,16 @@ struct bus1_usage {
  *
  * Embedded in a peer; @user is set at creation and never changes, nor
  * does @peer_id once it is set, before the peer can be reached.
- * @counted is only changed at creation and by the teardown. The other
- * fields are protected by the lock of @user.
+ * @counted is only changed at creation and by the teardown. @lock is a
+ * spinlock taken innermost but for the lock of @user, which is taken
+ * under it, and is never held with the @lock of another peer.
  */
 struct bus1_quota {
 	struct bus1_user *user;
+	spinlock_t lock;	/* guards the charges of the peer */
 	struct rb_root usages;
 	u64 used[BUS1_RES_N];
+	u64 reserved[BUS1_RES_N];
 	u64 n_users[BUS1_RES_N];
 	u64 n_usages;
 	struct bus1_usage *spare;
@@ -161,6 +195,7 @@ void bus1_quota_uncharge_one(struct bus1_quota *quota,
 			     struct bus1_usage *usage,
 			     enum bus1_resource res, u64 n);
 void bus1_quota_show_fdinfo(struct bus1_quota *quota, struct seq_file *m);
+u64 bus1_quota_batch(enum bus1_resource res);
 
 /**
  * bus1_quota_fits() - whether a charge is within a user's fair share

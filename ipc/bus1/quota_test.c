@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KUnit tests for the bus1 quotas: the fair-share arithmetic, its floor,
- * and charging a quota.
+ * charging a quota, and the reserves that peers draw from their user.
  */
 
 #include <kunit/test.h>
@@ -187,6 +187,7 @@ static void expect_nothing_charged(struct kunit *test, struct bus1_quota *q)
 
 	for (i = 0; i < BUS1_RES_N; i++) {
 		KUNIT_EXPECT_EQ(test, q->used[i], 0ULL);
+		KUNIT_EXPECT_EQ(test, q->reserved[i], 0ULL);
 		KUNIT_EXPECT_EQ(test, q->n_users[i], 0ULL);
 		KUNIT_EXPECT_EQ(test, q->user->used[i], 0ULL);
 		KUNIT_EXPECT_EQ(test, q->user->n_users[i], 0ULL);
@@ -399,6 +400,248 @@ static void bus1_quota_test_received(struct kunit *test)
 	bus1_quota_deinit(&q);
 }
 
+/*
+ * Charge @q one message by @uid so that its record draws ahead where it
+ * may: a slice keeps the record, a message charged and returned lets it.
+ */
+static void charge_again(struct kunit *test, struct bus1_quota *q, u32 uid,
+			 struct bus1_usage **u)
+{
+	u64 one[BUS1_RES_N] = { [BUS1_RES_MESSAGES] = 1 };
+	u64 slice[BUS1_RES_N] = { [BUS1_RES_SLICES] = 1 };
+
+	KUNIT_ASSERT_EQ(test, bus1_quota_charge(q, KUIDT_INIT(uid), slice, u),
+			0);
+	KUNIT_ASSERT_EQ(test, bus1_quota_charge(q, KUIDT_INIT(uid), one, u),
+			0);
+	bus1_quota_uncharge(q, *u, one);
+	KUNIT_ASSERT_EQ(test, bus1_quota_charge(q, KUIDT_INIT(uid), one, u),
+			0);
+}
+
+/* Return what charge_again() left charged. */
+static void uncharge_again(struct bus1_quota *q, struct bus1_usage *u)
+{
+	u64 both[BUS1_RES_N] = {
+		[BUS1_RES_SLICES] = 1,
+		[BUS1_RES_MESSAGES] = 1,
+	};
+
+	bus1_quota_uncharge(q, u, both);
+}
+
+/*
+ * A record draws what its charges need until it has returned one; then
+ * it draws a batch ahead, so that its next charges and returns leave the
+ * user alone; a reserve over two batches goes back down to one, and all
+ * of it with the last charge.
+ */
+static void bus1_quota_test_reserve(struct kunit *test)
+{
+	const u64 b = bus1_quota_batch(BUS1_RES_MESSAGES);
+	u64 one[BUS1_RES_N] = { [BUS1_RES_MESSAGES] = 1 };
+	u64 many[BUS1_RES_N] = { [BUS1_RES_MESSAGES] = 3 * b };
+	u64 slice[BUS1_RES_N] = { [BUS1_RES_SLICES] = 1 };
+	struct bus1_usage *a, *a2;
+	struct bus1_quota q;
+	struct bus1_user *user;
+	u64 i;
+
+	KUNIT_ASSERT_GT(test, b, 1ULL);
+	KUNIT_ASSERT_EQ(test, bus1_quota_init(&q, current_uid()), 0);
+	user = q.user;
+
+	/* Charged once and kept, a charge draws what it needs. */
+	KUNIT_ASSERT_EQ(test, bus1_quota_charge(&q, KUIDT_INIT(70001), slice,
+						&a), 0);
+	KUNIT_ASSERT_EQ(test, bus1_quota_charge(&q, KUIDT_INIT(70001), one,
+						&a2), 0);
+	KUNIT_EXPECT_PTR_EQ(test, a, a2);
+	KUNIT_EXPECT_EQ(test, a->reserve[BUS1_RES_MESSAGES], 0ULL);
+	KUNIT_EXPECT_EQ(test, user->used[BUS1_RES_MESSAGES], 1ULL);
+	KUNIT_EXPECT_FALSE(test, a->batched);
+	/* Returned, it goes back to the user at once. */
+	bus1_quota_uncharge(&q, a, one);
+	KUNIT_EXPECT_EQ(test, user->used[BUS1_RES_MESSAGES], 0ULL);
+
+	/* Charged again, it draws itself and a batch. */
+	KUNIT_ASSERT_EQ(test, bus1_quota_charge(&q, KUIDT_INIT(70001), one,
+						&a2), 0);
+	KUNIT_EXPECT_TRUE(test, a->batched);
+	KUNIT_EXPECT_EQ(test, a->reserve[BUS1_RES_MESSAGES], b);
+	KUNIT_EXPECT_EQ(test, q.reserved[BUS1_RES_MESSAGES], b);
+	KUNIT_EXPECT_EQ(test, user->used[BUS1_RES_MESSAGES], 1 + b);
+	/* Only resources charged are drawn. */
+	KUNIT_EXPECT_EQ(test, a->reserve[BUS1_RES_FDS], 0ULL);
+
+	/* The reserve holds the next b charges: the user does not move. */
+	for (i = 0; i < b; i++)
+		KUNIT_ASSERT_EQ(test, bus1_quota_charge(&q, KUIDT_INIT(70001),
+							one, &a2), 0);
+	KUNIT_EXPECT_EQ(test, a->reserve[BUS1_RES_MESSAGES], 0ULL);
+	KUNIT_EXPECT_EQ(test, user->used[BUS1_RES_MESSAGES], 1 + b);
+	for (i = 0; i < b; i++)
+		bus1_quota_uncharge(&q, a, one);
+	KUNIT_EXPECT_EQ(test, a->reserve[BUS1_RES_MESSAGES], b);
+	KUNIT_EXPECT_EQ(test, user->used[BUS1_RES_MESSAGES], 1 + b);
+
+	/* Past two batches, the reserve goes back down to one. */
+	KUNIT_ASSERT_EQ(test, bus1_quota_charge(&q, KUIDT_INIT(70001), many,
+						&a2), 0);
+	KUNIT_EXPECT_EQ(test, a->reserve[BUS1_RES_MESSAGES], b);
+	KUNIT_EXPECT_EQ(test, user->used[BUS1_RES_MESSAGES], 1 + 4 * b);
+	bus1_quota_uncharge(&q, a, many);
+	KUNIT_EXPECT_EQ(test, a->reserve[BUS1_RES_MESSAGES], b);
+	KUNIT_EXPECT_EQ(test, user->used[BUS1_RES_MESSAGES], 1 + b);
+	KUNIT_EXPECT_EQ(test, q.reserved[BUS1_RES_MESSAGES], b);
+
+	/* With its last charge, the record gives all of it back. */
+	bus1_quota_uncharge(&q, a, one);
+	KUNIT_EXPECT_EQ(test, user->used[BUS1_RES_MESSAGES], 1 + b);
+	bus1_quota_uncharge(&q, a, slice);
+	expect_nothing_charged(test, &q);
+	KUNIT_EXPECT_EQ(test, user->n_usages, 0ULL);
+	bus1_quota_deinit(&q);
+}
+
+/*
+ * Where a batch ahead does not fit the fair share of the user, a draw
+ * takes what the charge needs only: a lone sender still gets exactly
+ * half of the user limit, as without reserves. With the default limits,
+ * 65536 messages per user and 16384 per peer, a sender fills four peers
+ * to 8000 (each peer's half is 8192) and keeps a batch ahead at each.
+ */
+static void bus1_quota_test_exact_at_limit(struct kunit *test)
+{
+	const u64 b = bus1_quota_batch(BUS1_RES_MESSAGES);
+	u64 amount[BUS1_RES_N] = { [BUS1_RES_MESSAGES] = 7999 };
+	u64 one[BUS1_RES_N] = { [BUS1_RES_MESSAGES] = 1 };
+	struct bus1_usage *u[5], *x;
+	struct bus1_quota *q;
+	struct bus1_user *user;
+	u64 left;
+	int i;
+
+	KUNIT_ASSERT_EQ(test, b, 64ULL);
+	q = kunit_kcalloc(test, 5, sizeof(*q), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, q);
+	for (i = 0; i < 5; i++)
+		KUNIT_ASSERT_EQ(test, bus1_quota_init(&q[i], current_uid()),
+				0);
+	user = q[0].user;
+	/* 8000 messages at each of four peers, and a batch ahead. */
+	for (i = 0; i < 4; i++) {
+		charge_again(test, &q[i], 70001, &u[i]);
+		KUNIT_ASSERT_EQ(test, bus1_quota_charge(&q[i],
+							KUIDT_INIT(70001),
+							amount, &x), 0);
+	}
+	KUNIT_EXPECT_EQ(test, user->used[BUS1_RES_MESSAGES], 4 * (8000 + b));
+
+	/*
+	 * Half of 65536 is 32768. The fifth peer draws a message and a
+	 * batch, then what is left but one, which its reserve covers only
+	 * in part and a batch more would not fit: it draws what it needs.
+	 */
+	charge_again(test, &q[4], 70001, &u[4]);
+	KUNIT_EXPECT_TRUE(test, u[4]->batched);
+	left = 32768 - 4 * (8000 + b) - 1 - b;
+	amount[BUS1_RES_MESSAGES] = b + left - 1;
+	KUNIT_ASSERT_EQ(test, bus1_quota_charge(&q[4], KUIDT_INIT(70001),
+						amount, &x), 0);
+	KUNIT_EXPECT_EQ(test, u[4]->reserve[BUS1_RES_MESSAGES], 0ULL);
+	KUNIT_EXPECT_EQ(test, bus1_quota_charge(&q[4], KUIDT_INIT(70001), one,
+						&x), 0);
+	KUNIT_EXPECT_EQ(test, user->used[BUS1_RES_MESSAGES], 32768ULL);
+	KUNIT_EXPECT_EQ(test, bus1_quota_charge(&q[4], KUIDT_INIT(70001), one,
+						&x), -EDQUOT);
+	/* The reserves of the other peers still serve their charges. */
+	KUNIT_EXPECT_EQ(test, bus1_quota_charge(&q[0], KUIDT_INIT(70001), one,
+						&x), 0);
+	bus1_quota_uncharge(&q[0], u[0], one);
+
+	amount[BUS1_RES_MESSAGES] = 7999;
+	for (i = 0; i < 4; i++)
+		bus1_quota_uncharge(&q[i], u[i], amount);
+	amount[BUS1_RES_MESSAGES] = b + left;
+	bus1_quota_uncharge(&q[4], u[4], amount);
+	for (i = 0; i < 5; i++)
+		uncharge_again(&q[i], u[i]);
+	for (i = 0; i < 5; i++) {
+		expect_nothing_charged(test, &q[i]);
+		bus1_quota_deinit(&q[i]);
+	}
+}
+
+/*
+ * At most BUS1_QUOTA_BATCHED_MAX records of one charging user on a user's
+ * peers draw ahead; the next draws what it charges, keeps no reserve, and
+ * may draw ahead once one of them is gone. Another charging user is not
+ * held back.
+ */
+static void bus1_quota_test_batched_max(struct kunit *test)
+{
+	const u64 b = bus1_quota_batch(BUS1_RES_MESSAGES);
+	u64 one[BUS1_RES_N] = { [BUS1_RES_MESSAGES] = 1 };
+	const int n = BUS1_QUOTA_BATCHED_MAX + 1;
+	struct bus1_usage **u, *x;
+	struct bus1_user_usage *t;
+	struct bus1_quota *q;
+	struct bus1_user *user;
+	int i;
+
+	KUNIT_ASSERT_GT(test, b, 0ULL);
+	q = kunit_kcalloc(test, n, sizeof(*q), GFP_KERNEL);
+	u = kunit_kcalloc(test, n, sizeof(*u), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, q);
+	KUNIT_ASSERT_NOT_NULL(test, u);
+	for (i = 0; i < n; i++) {
+		KUNIT_ASSERT_EQ(test, bus1_quota_init(&q[i], current_uid()),
+				0);
+		charge_again(test, &q[i], 70001, &u[i]);
+	}
+	user = q[0].user;
+	t = u[1]->total;
+	KUNIT_EXPECT_EQ(test, t->n_batched, BUS1_QUOTA_BATCHED_MAX);
+	KUNIT_EXPECT_EQ(test, u[n - 2]->reserve[BUS1_RES_MESSAGES], b);
+	KUNIT_EXPECT_FALSE(test, u[n - 1]->batched);
+	KUNIT_EXPECT_EQ(test, u[n - 1]->reserve[BUS1_RES_MESSAGES], 0ULL);
+	KUNIT_EXPECT_EQ(test, user->used[BUS1_RES_MESSAGES],
+			n + BUS1_QUOTA_BATCHED_MAX * b);
+	/* Returned, its charges go straight back to the user. */
+	KUNIT_ASSERT_EQ(test, bus1_quota_charge(&q[n - 1], KUIDT_INIT(70001),
+						one, &x), 0);
+	bus1_quota_uncharge(&q[n - 1], x, one);
+	KUNIT_EXPECT_EQ(test, u[n - 1]->reserve[BUS1_RES_MESSAGES], 0ULL);
+	KUNIT_EXPECT_EQ(test, user->used[BUS1_RES_MESSAGES],
+			n + BUS1_QUOTA_BATCHED_MAX * b);
+
+	/* Another charging user draws ahead on the same peer. */
+	charge_again(test, &q[n - 1], 70002, &x);
+	KUNIT_EXPECT_TRUE(test, x->batched);
+	KUNIT_EXPECT_EQ(test, x->reserve[BUS1_RES_MESSAGES], b);
+	uncharge_again(&q[n - 1], x);
+
+	/* A record that goes frees its place for the next draw. */
+	uncharge_again(&q[0], u[0]);
+	KUNIT_EXPECT_EQ(test, t->n_batched, BUS1_QUOTA_BATCHED_MAX - 1);
+	KUNIT_ASSERT_EQ(test, bus1_quota_charge(&q[n - 1], KUIDT_INIT(70001),
+						one, &x), 0);
+	KUNIT_EXPECT_TRUE(test, u[n - 1]->batched);
+	KUNIT_EXPECT_EQ(test, u[n - 1]->reserve[BUS1_RES_MESSAGES], b);
+	bus1_quota_uncharge(&q[n - 1], x, one);
+
+	for (i = 2; i < n; i++)
+		uncharge_again(&q[i], u[i]);
+	KUNIT_EXPECT_EQ(test, t->n_batched, 1U);
+	uncharge_again(&q[1], u[1]);
+	KUNIT_EXPECT_EQ(test, user->n_usages, 0ULL);
+	for (i = 0; i < n; i++) {
+		expect_nothing_charged(test, &q[i]);
+		bus1_quota_deinit(&q[i]);
+	}
+}
+
 static struct kunit_case bus1_quota_test_cases[] = {
 	KUNIT_CASE(bus1_quota_test_lone_user_gets_half),
 	KUNIT_CASE(bus1_quota_test_second_user),
@@ -409,6 +652,9 @@ static struct kunit_case bus1_quota_test_cases[] = {
 	KUNIT_CASE(bus1_quota_test_two_peers),
 	KUNIT_CASE(bus1_quota_test_message),
 	KUNIT_CASE(bus1_quota_test_received),
+	KUNIT_CASE(bus1_quota_test_reserve),
+	KUNIT_CASE(bus1_quota_test_exact_at_limit),
+	KUNIT_CASE(bus1_quota_test_batched_max),
 	{}
 };
 

@@ -76,7 +76,8 @@ struct bus1_slice {
  * @n_spares:	number of entries in @spares
  *
  * Embedded in a pool. Freeing a charged slice returns its charge under
- * the allocator's lock; no other lock is taken.
+ * the allocator's lock, which takes the quota's lock and maybe its
+ * user's; no other lock is taken under it.
  */
 struct bus1_slices {
 	spinlock_t lock;	/* guards the fields and all slices */

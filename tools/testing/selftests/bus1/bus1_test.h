@@ -4,6 +4,7 @@
 
 /* Raw system call wrappers and helpers shared by the bus1 selftests. */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -158,6 +159,32 @@ static inline unsigned long long fdinfo(int fd, const char *key)
 
 	bus1_fdinfo(fd, key, &v);
 	return v;
+}
+
+/*
+ * The sum of fdinfo field @key over the peers open in this process that
+ * belong to the user of the peer @fd: a per-peer figure summed over that
+ * user, where this process holds all of the user's peers.
+ */
+static inline unsigned long long user_sum(int fd, const char *key)
+{
+	unsigned long long uid = fdinfo(fd, "bus1-uid"), sum = 0, v;
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *d;
+	int other;
+
+	if (!dir)
+		return ~0ULL;
+	while ((d = readdir(dir))) {
+		if (d->d_name[0] == '.')
+			continue;
+		other = atoi(d->d_name);
+		if (other != dirfd(dir) && fdinfo(other, "bus1-uid") == uid &&
+		    !bus1_fdinfo(other, key, &v))
+			sum += v;
+	}
+	closedir(dir);
+	return sum;
 }
 
 #define PAGE	((size_t)sysconf(_SC_PAGESIZE))

@@ -1017,6 +1017,17 @@ static void *stalled_send_run(void *arg)
 }
 
 /*
+ * The pool bytes charged to the user of the peer @fd: what its peers drew
+ * from the user limit, less what they hold in reserve (see bus1.rst,
+ * Quotas). This process holds all the peers of that user.
+ */
+static unsigned long long user_bytes(int fd)
+{
+	return fdinfo(fd, "bus1-user-bytes") -
+	       user_sum(fd, "bus1-reserved-bytes");
+}
+
+/*
  * A send whose payload runs from a present page into one that
  * userfaultfd keeps missing stalls in its copy for seconds. Meanwhile another sender reaches the
  * receiver, the receiver disconnects, and a holder of its node gets the
@@ -1064,7 +1075,7 @@ static void stall_copy(struct __test_metadata *_metadata, bool multicast)
 	ASSERT_LE(0, holder);
 	/* Others of this user: peers and charges of other tests, if any. */
 	peers0 = fdinfo(holder, "bus1-user-peers");
-	bytes0 = fdinfo(holder, "bus1-user-bytes");
+	bytes0 = user_bytes(holder);
 	rx = bus1_peer_create(nb);
 	tx = bus1_peer_create(BUS1_PEER_CLOEXEC);
 	other = bus1_peer_create(nb);
@@ -1150,7 +1161,7 @@ static void stall_copy(struct __test_metadata *_metadata, bool multicast)
 	 */
 	for (i = 0; i < 200; i++) {
 		peers = fdinfo(holder, "bus1-user-peers");
-		bytes = fdinfo(holder, "bus1-user-bytes");
+		bytes = user_bytes(holder);
 		if (peers == peers0 + (multicast ? 3 : 2) && bytes == bytes0)
 			break;
 		usleep(10 * 1000);

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -233,13 +234,43 @@ static unsigned long long peer_charge(int fd, int res)
 	return fdinfo(fd, key);
 }
 
-/* What the user of the peer @fd is charged for @res, over all its peers. */
-static unsigned long long user_charge(int fd, int res)
+/*
+ * What the peers of the user of the peer @fd drew from its limit of @res:
+ * their charges and their reserves.
+ */
+static unsigned long long user_drawn(int fd, int res)
 {
 	char key[32];
 
 	snprintf(key, sizeof(key), "bus1-user-%s", res_name[res]);
 	return fdinfo(fd, key);
+}
+
+/* What the peer @fd holds in reserve of @res, drawn but not charged. */
+static unsigned long long peer_reserved(int fd, int res)
+{
+	char key[32];
+
+	snprintf(key, sizeof(key), "bus1-reserved-%s", res_name[res]);
+	return fdinfo(fd, key);
+}
+
+/* What the peers of the user of @fd, all open here, hold in reserve. */
+static unsigned long long user_reserved(int fd, int res)
+{
+	char key[32];
+
+	snprintf(key, sizeof(key), "bus1-reserved-%s", res_name[res]);
+	return user_sum(fd, key);
+}
+
+/*
+ * What the user of the peer @fd is charged for @res, over all its peers:
+ * what they drew, less what they hold in reserve.
+ */
+static unsigned long long user_charge(int fd, int res)
+{
+	return user_drawn(fd, res) - user_reserved(fd, res);
 }
 
 /* How many users have a charge of any kind on the user of @fd. */
@@ -1928,6 +1959,296 @@ TEST_F(quota, peers_per_user_unprivileged)
 	ASSERT_LE(0, fd) TH_LOG("%s", strerror(errno));
 	EXPECT_EQ(1, user_peers(fd));
 	close(fd);
+}
+
+/*
+ * A receiver draws from its user's limit what a sender's first charges
+ * need; once a charge came back, a batch ahead of them, a 1024th of the
+ * limit, which it gives back with the last charge of the sender.
+ */
+TEST_F(quota, reserve_batches)
+{
+	const uid_t ua = UID(21, 0), ub = UID(21, 1);
+	unsigned long long bm, bs;
+	unsigned int max_msgs, max_slices;
+	__u64 node, h, offs[4];
+	int r, a, i;
+
+	ASSERT_EQ(0, limit_get(USER, MESSAGES, &max_msgs));
+	ASSERT_EQ(0, limit_get(USER, SLICES, &max_slices));
+	bm = max_msgs >> 10;
+	bs = max_slices >> 10;
+	ASSERT_LT(2, bm) TH_LOG("user_max_messages is below 3072");
+	ASSERT_LT(2, bs) TH_LOG("user_max_slices is below 3072");
+	r = receiver_as(ua, &node);
+	ASSERT_LE(0, r);
+	a = sender_as(ub, r, node, &h);
+	ASSERT_LE(0, a);
+	EXPECT_EQ(0, user_drawn(r, MESSAGES));
+	EXPECT_EQ(1, fdinfo(r, "bus1-senders"));
+
+	/* The first message draws what it needs, and goes back at once. */
+	ASSERT_EQ(0, send1(a, h, 8));
+	EXPECT_EQ(1, peer_charge(r, MESSAGES));
+	EXPECT_EQ(0, peer_reserved(r, MESSAGES));
+	EXPECT_EQ(1, user_drawn(r, MESSAGES));
+	ASSERT_EQ(1, recv_all(r, 0, NULL, offs, 1));
+	EXPECT_EQ(0, user_drawn(r, MESSAGES));
+	EXPECT_EQ(2, fdinfo(r, "bus1-senders"));
+
+	/* The next draws itself and a batch; the two after it, nothing. */
+	ASSERT_EQ(0, send1(a, h, 8));
+	EXPECT_EQ(bm, peer_reserved(r, MESSAGES));
+	EXPECT_EQ(1 + bm, user_drawn(r, MESSAGES));
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, send1(a, h, 8));
+	EXPECT_EQ(3, peer_charge(r, MESSAGES));
+	EXPECT_EQ(bm - 2, peer_reserved(r, MESSAGES));
+	EXPECT_EQ(1 + bm, user_drawn(r, MESSAGES));
+	EXPECT_EQ(3, user_charge(r, MESSAGES));
+	/* Four slices: the first drawn alone, then three of a batch. */
+	EXPECT_EQ(bs - 2, peer_reserved(r, SLICES));
+	EXPECT_EQ(bs + 2, user_drawn(r, SLICES));
+	/* Only the receiving user draws: the sender's has nothing. */
+	EXPECT_EQ(0, user_drawn(a, MESSAGES));
+	EXPECT_EQ(0, peer_reserved(a, MESSAGES));
+
+	/* Received, a message goes back to the reserve, not to the user. */
+	ASSERT_EQ(3, recv_all(r, 0, NULL, offs + 1, 3));
+	EXPECT_EQ(0, peer_charge(r, MESSAGES));
+	EXPECT_EQ(bm + 1, peer_reserved(r, MESSAGES));
+	EXPECT_EQ(1 + bm, user_drawn(r, MESSAGES));
+
+	/* The slices were the sender's last charges: all of it goes back. */
+	ASSERT_EQ(0, release_all(r, offs, 4));
+	EXPECT_EQ(1, fdinfo(r, "bus1-senders"));
+	EXPECT_EQ(0, peer_reserved(r, MESSAGES));
+	EXPECT_EQ(0, peer_reserved(r, SLICES));
+	EXPECT_EQ(0, user_drawn(r, MESSAGES));
+	EXPECT_EQ(0, user_drawn(r, SLICES));
+	close(a);
+	close(r);
+}
+
+#define PAIRS		4
+#define PAIR_TRIPS	2000
+
+/*
+ * Acquisitions of the lock class @name since the lock statistics were
+ * cleared, 0 if it has none; -1 if /proc/lock_stat cannot be read.
+ */
+static long long lock_acquisitions(const char *name)
+{
+	unsigned long long v[2];
+	size_t len = strlen(name);
+	char line[1024], *p;
+	long long n = 0;
+	FILE *f;
+
+	f = fopen("/proc/lock_stat", "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		for (p = line; *p == ' '; p++)
+			;
+		if (strncmp(p, name, len) || p[len] != ':')
+			continue;
+		/* con-bounces contentions 4 wait times acq-bounces acquisitions */
+		if (sscanf(p + len + 1, "%llu %*u %*s %*s %*s %*s %llu %llu",
+			   &v[0], &v[1], &v[1]) == 3)
+			n += v[1];
+	}
+	fclose(f);
+	return n;
+}
+
+/* Clear the lock statistics; 0 on success. */
+static int lock_stat_clear(void)
+{
+	return file_put("/proc/lock_stat", "0");
+}
+
+/* One pair of peers, each with a node the other holds a handle to. */
+struct pair {
+	int a, b;
+	__u64 to_a, to_b;	/* b's handle to a's node, a's to b's */
+};
+
+static int pair_make(struct pair *p, uid_t ua, uid_t ub)
+{
+	__u64 na, nb;
+
+	p->a = receiver_as(ua, &na);
+	p->b = receiver_as(ub, &nb);
+	if (p->a < 0 || p->b < 0)
+		return -1;
+	p->to_b = bus1_transfer_id(p->b, nb, p->a);
+	p->to_a = bus1_transfer_id(p->a, na, p->b);
+	return p->to_a && p->to_b ? 0 : -1;
+}
+
+/* Receive one data message on @fd, releasing the slice at *@off, if any. */
+static int recv_release(int fd, __u64 *off, bool *held)
+{
+	struct bus1_recv r = {
+		.flags = *held ? BUS1_RECV_RELEASE : 0,
+		.offset = *off,
+	};
+
+	if (bus1_recv(fd, &r, sizeof(r)) || r.type != BUS1_MSG_DATA)
+		return -1;
+	*off = r.offset;
+	*held = true;
+	return 0;
+}
+
+/* @n round trips of 8 bytes over @p, in this thread; 0 on success. */
+static int pair_trips(struct pair *p, unsigned int n)
+{
+	bool held_a = false, held_b = false;
+	__u64 off_a = 0, off_b = 0;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (send1(p->a, p->to_b, 8) ||
+		    recv_release(p->b, &off_b, &held_b) ||
+		    send1(p->b, p->to_a, 8) ||
+		    recv_release(p->a, &off_a, &held_a))
+			return -1;
+	}
+	if (held_a && bus1_slice_release(p->a, &off_a, 1, 0))
+		return -1;
+	if (held_b && bus1_slice_release(p->b, &off_b, 1, 0))
+		return -1;
+	return 0;
+}
+
+/*
+ * Run the pairs at once, pair i in a child on CPU i (modulo the CPUs
+ * there are), with the lock statistics cleared first. Returns how many
+ * pairs failed, or -1 if the run could not be made.
+ */
+static int pairs_run(struct __test_metadata *_metadata, pid_t *kids,
+		     struct pair *pairs, unsigned int n)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int status, failed = 0;
+	pid_t pid;
+	unsigned int i;
+	cpu_set_t set;
+
+	if (lock_stat_clear()) {
+		TH_LOG("clearing /proc/lock_stat: %s", strerror(errno));
+		return -1;
+	}
+	fflush(NULL);
+	for (i = 0; i < PAIRS; i++) {
+		/* @kids is shared with the children: only the parent sets it. */
+		pid = fork();
+		if (pid < 0) {
+			TH_LOG("fork: %s", strerror(errno));
+			return -1;
+		}
+		if (pid) {
+			kids[i] = pid;
+			continue;
+		}
+		CPU_ZERO(&set);
+		CPU_SET(i % ncpu, &set);
+		if (sched_setaffinity(0, sizeof(set), &set))
+			_exit(2);
+		_exit(pair_trips(&pairs[i], n) ? 1 : 0);
+	}
+	for (i = 0; i < PAIRS; i++) {
+		if (waitpid(kids[i], &status, 0) != kids[i]) {
+			TH_LOG("waitpid: %s", strerror(errno));
+			return -1;
+		}
+		kids[i] = 0;
+		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+			TH_LOG("pair %u: status %#x", i, status);
+			failed++;
+		}
+	}
+	return failed;
+}
+
+/*
+ * Pairs whose peers run their round trips at once take no lock in common:
+ * the users' quota locks and the table of users are never taken, each
+ * pair's quota locks on every charge.
+ */
+static void pairs_expect_no_shared_lock(struct __test_metadata *_metadata,
+					pid_t *kids, struct pair *pairs,
+					const char *what)
+{
+	long long quota_locks, user_locks;
+
+	ASSERT_EQ(0, pairs_run(_metadata, kids, pairs, PAIR_TRIPS));
+	user_locks = lock_acquisitions("bus1_user->lock");
+	quota_locks = lock_acquisitions("bus1_quota->lock");
+	EXPECT_EQ(0, user_locks) TH_LOG("%s", what);
+	EXPECT_EQ(0, lock_acquisitions("bus1_users_lock")) TH_LOG("%s", what);
+	/* Four charges and returns per round trip, in each pair. */
+	EXPECT_LE(PAIRS * PAIR_TRIPS * 4LL, quota_locks) TH_LOG("%s", what);
+	TH_LOG("%s: %lld quota lock and %lld user lock acquisitions", what,
+	       quota_locks, user_locks);
+}
+
+/*
+ * Four pairs of peers of one user, each pair on its own CPU, send, receive
+ * and release without taking a lock that another pair takes: with lock
+ * statistics on, neither the user's quota lock nor the table of users is
+ * taken while they run, though each pair's quota lock is, on every
+ * charge. So do four pairs whose peers belong to two users, one on each
+ * side. With limits below 1024, where a peer draws no batch ahead, the
+ * same run takes the user's lock on every charge: the statistics do see
+ * it when it is taken.
+ */
+TEST_F_TIMEOUT(quota, pairs_share_no_lock, 300)
+{
+	const uid_t u = UID(22, 0), u1 = UID(22, 1), u2 = UID(22, 2);
+	struct pair pairs[PAIRS], two[PAIRS];
+	long long user_locks;
+	unsigned int i;
+
+	ASSERT_EQ(0, access("/proc/lock_stat", R_OK))
+		TH_LOG("the kernel needs CONFIG_LOCK_STAT (see config)");
+	ASSERT_EQ(0, file_put("/proc/sys/kernel/lock_stat", "1\n"));
+	for (i = 0; i < PAIRS; i++) {
+		ASSERT_EQ(0, pair_make(&pairs[i], u, u));
+		ASSERT_EQ(0, pair_make(&two[i], u1, u2));
+		/* Each peer draws its reserves here, before the count. */
+		ASSERT_EQ(0, pair_trips(&pairs[i], 10));
+		ASSERT_EQ(0, pair_trips(&two[i], 10));
+	}
+	pairs_expect_no_shared_lock(_metadata, self->kids, pairs, "one user");
+	pairs_expect_no_shared_lock(_metadata, self->kids, two, "two users");
+
+	/*
+	 * Without batches, every charge takes the user's lock. A reserve
+	 * drawn before stays until its record's next return, which gives
+	 * it all back now: one round trip each, one pair at a time, lets
+	 * no pair find the user over its lowered limits.
+	 */
+	ASSERT_EQ(0, set_limit(MESSAGES, 1000, 1000));
+	ASSERT_EQ(0, set_limit(SLICES, 1000, 1000));
+	ASSERT_EQ(0, set_limit(BYTES, 1000, 1000));
+	for (i = 0; i < PAIRS; i++)
+		ASSERT_EQ(0, pair_trips(&pairs[i], 1));
+	EXPECT_EQ(0, user_reserved(pairs[0].a, MESSAGES));
+	EXPECT_EQ(0, user_reserved(pairs[0].a, BYTES));
+	ASSERT_EQ(0, pairs_run(_metadata, self->kids, pairs, PAIR_TRIPS));
+	user_locks = lock_acquisitions("bus1_user->lock");
+	EXPECT_LE(PAIRS * PAIR_TRIPS * 2LL, user_locks);
+	TH_LOG("no batches: %lld user lock acquisitions", user_locks);
+
+	for (i = 0; i < PAIRS; i++) {
+		close(pairs[i].a);
+		close(pairs[i].b);
+		close(two[i].a);
+		close(two[i].b);
+	}
 }
 
 TEST_HARNESS_MAIN

@@ -661,8 +661,8 @@ static inline u64 bus1_usage_excess(int i, struct bus1_usage *u)
 
 /*
  * After a return of charges to the reserve of @u: give the user back what
- * is over two batches of it, and, once @u holds no charge, all of it and
- * @u itself, and @u's total once that holds nothing either. An emptied
+ * bus1_usage_excess() says, and, once @u holds no charge, @u itself, and
+ * @u's total once that holds nothing either. An emptied
  * record is kept as the spare if there is none, else left in @g for the
  * caller to free after the locks.
  */

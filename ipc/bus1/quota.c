@@ -313,7 +313,6 @@ static __always_inline void bus1_quota_add_one(int i, struct bus1_quota *quota,
 		u->n_resources++;
 	}
 	u->reserve[i] -= c;
-	quota->reserved[i] -= c;
 	u->used[i] += c;
 	quota->used[i] += c;
 }
@@ -331,7 +330,6 @@ static __always_inline void bus1_quota_sub_one(int i, struct bus1_quota *quota,
 	u->used[i] -= c;
 	quota->used[i] -= c;
 	u->reserve[i] += c;
-	quota->reserved[i] += c;
 	if (!u->used[i]) {
 		quota->n_users[i]--;
 		u->n_resources--;
@@ -531,7 +529,6 @@ static int bus1_quota_draw(struct bus1_quota *quota, kuid_t from,
 	for (i = 0; i < BUS1_RES_N; i++) {
 		bus1_user_add_one(i, user, t, draw[i]);
 		u->reserve[i] += draw[i];
-		quota->reserved[i] += draw[i];
 	}
 out:
 	spin_unlock(&user->lock);
@@ -659,8 +656,29 @@ static inline u64 bus1_usage_excess(int i, struct bus1_usage *u)
 	return u->reserve[i] > 2 * batch ? u->reserve[i] - batch : 0;
 }
 
+/* Whether returning @amount of resource @i took @u over two batches. */
+static __always_inline bool bus1_usage_over(int i, struct bus1_usage *u,
+					    const u64 *amount)
+{
+	return amount[i] && u->reserve[i] > 2 * bus1_quota_batch(i);
+}
+
 /*
- * After a return of charges to the reserve of @u: give the user back what
+ * Whether @u, which draws ahead, may keep its whole reserve after @amount
+ * came back: only the resources returned can have gone over.
+ */
+static __always_inline bool bus1_usage_keeps(struct bus1_usage *u,
+					     const u64 *amount)
+{
+	return !bus1_usage_over(BUS1_RES_BYTES, u, amount) &&
+	       !bus1_usage_over(BUS1_RES_SLICES, u, amount) &&
+	       !bus1_usage_over(BUS1_RES_MESSAGES, u, amount) &&
+	       !bus1_usage_over(BUS1_RES_HANDLES, u, amount) &&
+	       !bus1_usage_over(BUS1_RES_FDS, u, amount);
+}
+
+/*
+ * After @amount came back to the reserve of @u: give the user back what
  * bus1_usage_excess() says, and, once @u holds no charge, @u itself, and
  * @u's total once that holds nothing either. An emptied
  * record is kept as the spare if there is none, else left in @g for the
@@ -668,21 +686,21 @@ static inline u64 bus1_usage_excess(int i, struct bus1_usage *u)
  */
 static __always_inline void bus1_usage_settle(struct bus1_quota *quota,
 					      struct bus1_usage *u,
+					      const u64 *amount,
 					      struct bus1_quota_garbage *g)
 {
 	struct bus1_user *user = quota->user;
 	struct bus1_user_usage *t = u->total;
-	u64 give[BUS1_RES_N], any = 0;
+	u64 give[BUS1_RES_N];
 	int i;
 
 	lockdep_assert_held(&quota->lock);
-	u->returned = true;
-	for (i = 0; i < BUS1_RES_N; i++) {
-		give[i] = bus1_usage_excess(i, u);
-		any |= give[i];
-	}
-	if (likely(!any && u->n_resources))
+	/* The common case, a record that draws ahead and keeps a charge. */
+	if (likely(u->batched && u->n_resources && bus1_usage_keeps(u, amount)))
 		return;
+	u->returned = true;
+	for (i = 0; i < BUS1_RES_N; i++)
+		give[i] = bus1_usage_excess(i, u);
 	if (!u->n_resources) {
 		rb_erase(&u->rb, &quota->usages);
 		quota->n_usages--;
@@ -690,7 +708,6 @@ static __always_inline void bus1_usage_settle(struct bus1_quota *quota,
 	spin_lock(&user->lock);
 	for (i = 0; i < BUS1_RES_N; i++) {
 		u->reserve[i] -= give[i];
-		quota->reserved[i] -= give[i];
 		bus1_user_sub_one(i, user, t, give[i]);
 	}
 	if (!u->n_resources && u->batched)
@@ -734,7 +751,7 @@ static __always_inline void __bus1_quota_uncharge(struct bus1_quota *quota,
 
 	spin_lock(&quota->lock);
 	bus1_quota_sub_all(quota, usage, amount);
-	bus1_usage_settle(quota, usage, &g);
+	bus1_usage_settle(quota, usage, amount, &g);
 	spin_unlock(&quota->lock);
 	bus1_quota_garbage_free(&g);
 }
@@ -773,15 +790,26 @@ __bus1_quota_uncharge_received(struct bus1_quota *quota,
 		[BUS1_RES_BYTES] = slice_bytes,
 		[BUS1_RES_SLICES] = 1,
 	};
+	const u64 both[BUS1_RES_N] = {
+		[BUS1_RES_BYTES] = slice_bytes,
+		[BUS1_RES_SLICES] = 1,
+		[BUS1_RES_MESSAGES] = 1,
+		[BUS1_RES_HANDLES] = n_handles,
+		[BUS1_RES_FDS] = n_fds,
+	};
 	struct bus1_quota_garbage g = {};
 
 	spin_lock(&quota->lock);
 	bus1_quota_sub_all(quota, usage, message);
 	if (slice_usage)
 		bus1_quota_sub_all(quota, slice_usage, slice);
-	bus1_usage_settle(quota, usage, &g);
-	if (slice_usage && slice_usage != usage)
-		bus1_usage_settle(quota, slice_usage, &g);
+	if (slice_usage == usage) {
+		bus1_usage_settle(quota, usage, both, &g);
+	} else {
+		bus1_usage_settle(quota, usage, message, &g);
+		if (slice_usage)
+			bus1_usage_settle(quota, slice_usage, slice, &g);
+	}
 	spin_unlock(&quota->lock);
 	bus1_quota_garbage_free(&g);
 }
@@ -973,7 +1001,7 @@ void bus1_quota_deinit(struct bus1_quota *quota)
 	if (!quota->user)
 		return;
 	for (i = 0; i < BUS1_RES_N; i++)
-		WARN_ON(quota->used[i] || quota->reserved[i]);
+		WARN_ON(quota->used[i]);
 	WARN_ON(!RB_EMPTY_ROOT(&quota->usages));
 	kfree(quota->spare);
 	quota->spare = NULL;
@@ -993,14 +1021,19 @@ void bus1_quota_deinit(struct bus1_quota *quota)
  */
 void bus1_quota_show_fdinfo(struct bus1_quota *quota, struct seq_file *m)
 {
-	u64 peer[BUS1_RES_N], reserved[BUS1_RES_N], total[BUS1_RES_N];
+	u64 peer[BUS1_RES_N], reserved[BUS1_RES_N] = {}, total[BUS1_RES_N];
 	struct bus1_user *user = quota->user;
 	u64 senders, user_senders;
+	struct rb_node *n;
 	int i;
 
 	spin_lock(&quota->lock);
 	memcpy(peer, quota->used, sizeof(peer));
-	memcpy(reserved, quota->reserved, sizeof(reserved));
+	/* Summed here, so that charges need not keep a sum. */
+	for (n = rb_first(&quota->usages); n; n = rb_next(n))
+		for (i = 0; i < BUS1_RES_N; i++)
+			reserved[i] += rb_entry(n, struct bus1_usage,
+						rb)->reserve[i];
 	senders = quota->n_usages;
 	spin_unlock(&quota->lock);
 	spin_lock(&user->lock);

@@ -139,11 +139,10 @@ struct bus1_usage {
 /**
  * struct bus1_quota - what one peer is charged as a receiver
  * @user:	the peer's user, a counted reference
- * @lock:	protects @usages, @used, @reserved, @n_users, @n_usages,
- *		@spare and every struct bus1_usage in @usages
+ * @lock:	protects @usages, @used, @n_users, @n_usages, @spare and
+ *		every struct bus1_usage in @usages
  * @usages:	one struct bus1_usage per user charging the peer, by uid
  * @used:	what the peer is charged, per resource
- * @reserved:	the sum of the reserves of @usages, per resource
  * @n_users:	per resource, the number of @usages that charge it
  * @n_usages:	number of entries in @usages
  * @spare:	an emptied struct bus1_usage kept for the next user that
@@ -164,7 +163,6 @@ struct bus1_quota {
 	spinlock_t lock;	/* guards the charges of the peer */
 	struct rb_root usages;
 	u64 used[BUS1_RES_N];
-	u64 reserved[BUS1_RES_N];
 	u64 n_users[BUS1_RES_N];
 	u64 n_usages;
 	struct bus1_usage *spare;

@@ -33,7 +33,7 @@
  * user that never talk share no lock and write no common memory when they
  * charge and return, the user level is not charged charge by charge: a
  * peer's record of a charging user draws from the user ahead of need, a
- * batch of a 1024th of the user limit at a time, and charges from that
+ * batch of a 4096th of the user limit at a time, and charges from that
  * reserve. A draw is judged by the rule above, with the reserves counted
  * as charges of their user: if a batch more does not fit, the draw takes
  * only what the charge needs, so a user still gets exactly its fair
@@ -131,8 +131,8 @@ static const char *const bus1_peer_limit_names[BUS1_RES_N] = {
 	"peer_max_handles", "peer_max_fds",
 };
 
-/* A peer draws a 1024th of a user limit at a time; see bus1_quota_batch(). */
-#define BUS1_QUOTA_BATCH_SHIFT	10
+/* A peer draws a 4096th of a user limit at a time; see bus1_quota_batch(). */
+#define BUS1_QUOTA_BATCH_SHIFT	12
 
 /* Every user that has a peer, by uid. */
 static DEFINE_HASHTABLE(bus1_users, 6);
@@ -199,8 +199,8 @@ static struct bus1_user_usage *bus1_user_usage_find(struct bus1_user *user,
  * bus1_quota_batch() - what a peer draws from its user ahead of need
  * @res:	the resource
  *
- * A 1024th of the user limit, rounded down: 0, so every charge is drawn
- * as it comes, for a limit below 1024.
+ * A 4096th of the user limit, rounded down: 0, so every charge is drawn
+ * as it comes, for a limit below 4096.
  *
  * Return: the batch of @res.
  */

@@ -25,8 +25,9 @@ struct seq_file;
  * How many records of one charging user on a user's peers may draw ahead
  * and keep a reserve at once: what the reserves of one charging user take
  * from a user limit is at most this many times two batches, a 32nd of it.
+ * Enough for a sender that multicasts to 64 peers of one user.
  */
-#define BUS1_QUOTA_BATCHED_MAX	16
+#define BUS1_QUOTA_BATCHED_MAX	64
 
 /* The resources a receiver's user is charged for. */
 enum bus1_resource {

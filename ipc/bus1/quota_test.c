@@ -519,7 +519,7 @@ static void bus1_quota_test_exact_at_limit(struct kunit *test)
 	u64 left;
 	int i;
 
-	KUNIT_ASSERT_EQ(test, b, 64ULL);
+	KUNIT_ASSERT_EQ(test, b, 16ULL);
 	q = kunit_kcalloc(test, 5, sizeof(*q), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, q);
 	for (i = 0; i < 5; i++)

@@ -1963,7 +1963,7 @@ TEST_F(quota, peers_per_user_unprivileged)
 
 /*
  * A receiver draws from its user's limit what a sender's first charges
- * need; once a charge came back, a batch ahead of them, a 1024th of the
+ * need; once a charge came back, a batch ahead of them, a 4096th of the
  * limit, which it gives back with the last charge of the sender.
  */
 TEST_F(quota, reserve_batches)
@@ -1976,10 +1976,10 @@ TEST_F(quota, reserve_batches)
 
 	ASSERT_EQ(0, limit_get(USER, MESSAGES, &max_msgs));
 	ASSERT_EQ(0, limit_get(USER, SLICES, &max_slices));
-	bm = max_msgs >> 10;
-	bs = max_slices >> 10;
-	ASSERT_LT(2, bm) TH_LOG("user_max_messages is below 3072");
-	ASSERT_LT(2, bs) TH_LOG("user_max_slices is below 3072");
+	bm = max_msgs >> 12;
+	bs = max_slices >> 12;
+	ASSERT_LT(2, bm) TH_LOG("user_max_messages is below 12288");
+	ASSERT_LT(2, bs) TH_LOG("user_max_slices is below 12288");
 	r = receiver_as(ua, &node);
 	ASSERT_LE(0, r);
 	a = sender_as(ub, r, node, &h);
@@ -2201,7 +2201,7 @@ static void pairs_expect_no_shared_lock(struct __test_metadata *_metadata,
  * statistics on, neither the user's quota lock nor the table of users is
  * taken while they run, though each pair's quota lock is, on every
  * charge. So do four pairs whose peers belong to two users, one on each
- * side. With limits below 1024, where a peer draws no batch ahead, the
+ * side. With limits below 4096, where a peer draws no batch ahead, the
  * same run takes the user's lock on every charge: the statistics do see
  * it when it is taken.
  */

@@ -225,13 +225,19 @@ static int set_limit(int res, unsigned int user, unsigned int peer)
 	EXPECT_EQ((peer), p_) TH_LOG("peer_max_%s", res_name[r_]);	\
 } while (0)
 
+/* The fdinfo key of resource @res in the family @prefix, "bus1-user-" etc. */
+static const char *res_key(char *key, size_t size, const char *prefix, int res)
+{
+	snprintf(key, size, "%s%s", prefix, res_name[res]);
+	return key;
+}
+
 /* What the peer @fd is charged for @res as a receiver, by all users. */
 static unsigned long long peer_charge(int fd, int res)
 {
 	char key[32];
 
-	snprintf(key, sizeof(key), "bus1-charged-%s", res_name[res]);
-	return fdinfo(fd, key);
+	return fdinfo(fd, res_key(key, sizeof(key), "bus1-charged-", res));
 }
 
 /*
@@ -242,8 +248,7 @@ static unsigned long long user_drawn(int fd, int res)
 {
 	char key[32];
 
-	snprintf(key, sizeof(key), "bus1-user-%s", res_name[res]);
-	return fdinfo(fd, key);
+	return fdinfo(fd, res_key(key, sizeof(key), "bus1-user-", res));
 }
 
 /* What the peer @fd holds in reserve of @res, drawn but not charged. */
@@ -251,8 +256,7 @@ static unsigned long long peer_reserved(int fd, int res)
 {
 	char key[32];
 
-	snprintf(key, sizeof(key), "bus1-reserved-%s", res_name[res]);
-	return fdinfo(fd, key);
+	return fdinfo(fd, res_key(key, sizeof(key), "bus1-reserved-", res));
 }
 
 /* What the peers of the user of @fd, all open here, hold in reserve. */
@@ -260,8 +264,7 @@ static unsigned long long user_reserved(int fd, int res)
 {
 	char key[32];
 
-	snprintf(key, sizeof(key), "bus1-reserved-%s", res_name[res]);
-	return user_sum(fd, key);
+	return user_sum(fd, res_key(key, sizeof(key), "bus1-reserved-", res));
 }
 
 /*
